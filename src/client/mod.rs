@@ -1,0 +1,305 @@
+//! A safe client for the kernel's IPVS table: one netlink socket per [`Handle`], every IPVS
+//! command, errors with the kernel's errno, and batches of writes in one `send`.
+
+mod error;
+mod socket;
+
+use std::fs::File;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::Path;
+
+pub use error::{errno_text, Error, Result};
+
+use crate::model::{
+    Daemon, DaemonRole, DestEntry, DestKey, Destination, Info, Service, ServiceEntry,
+    ServiceKey, Timeouts,
+};
+use crate::wire::ipvs::{self, cmd, cmd_attr, IPVS_GENL_NAME};
+use crate::wire::{ctrl, Request};
+use socket::Socket;
+
+/// A connection to the IPVS table of one network namespace.
+///
+/// Each handle owns one netlink socket and resolves the "IPVS" family once. It starts no
+/// threads. Requests take `&mut self`; share a handle between threads behind a lock, or
+/// open one per thread. After `fork()` the child's first request reopens the socket (in
+/// the same namespace), so parent and child never read each other's replies.
+pub struct Handle {
+    socket: Socket,
+    family: u16,
+    /// The process that opened `socket`.
+    owner: u32,
+    /// The namespace the handle was opened in, kept to reopen there after a fork.
+    netns: Option<OwnedFd>,
+}
+
+impl Handle {
+    /// Opens the IPVS table of the caller's network namespace.
+    ///
+    /// Fails with [`Error::NotAvailable`] when the kernel has no IPVS, and with a kernel
+    /// error of errno `EPERM` when the caller lacks CAP_NET_ADMIN.
+    pub fn open() -> Result<Handle> {
+        Handle::open_with(None)
+    }
+
+    /// Opens the IPVS table of the network namespace at `path` (`/run/netns/NAME`,
+    /// `/proc/PID/ns/net`). The calling thread visits that namespace only while the socket
+    /// is created.
+    pub fn open_in_netns(path: impl AsRef<Path>) -> Result<Handle> {
+        let path = path.as_ref();
+        let ns = File::open(path)
+            .map_err(|e| Error::io(format!("opening network namespace {}", path.display()), e))?;
+        Handle::open_with(Some(ns.into()))
+    }
+
+    /// Opens the IPVS table of the network namespace referred to by `netns`; the
+    /// descriptor is duplicated, the caller keeps its own.
+    pub fn open_in_netns_fd(netns: BorrowedFd<'_>) -> Result<Handle> {
+        let ns = netns
+            .try_clone_to_owned()
+            .map_err(|e| Error::io("duplicating the network namespace descriptor", e))?;
+        Handle::open_with(Some(ns))
+    }
+
+    fn open_with(netns: Option<OwnedFd>) -> Result<Handle> {
+        let (socket, family) = connect(netns.as_ref().map(|f| f.as_fd()))?;
+        let mut handle = Handle { socket, family, owner: std::process::id(), netns };
+        // IPVS checks CAP_NET_ADMIN on every command, the controller does not: ask for
+        // the version now so that a handle which opens is one that works.
+        handle.info()?;
+        Ok(handle)
+    }
+
+    /// The numeric id of the "IPVS" generic-netlink family.
+    pub fn family_id(&self) -> u16 {
+        self.family
+    }
+
+    /// Reopens the socket if this process is a fork of the one that opened it.
+    fn ensure_own_socket(&mut self) -> Result<()> {
+        let pid = std::process::id();
+        if pid != self.owner {
+            let (socket, family) = connect(self.netns.as_ref().map(|f| f.as_fd()))?;
+            self.socket = socket;
+            self.family = family;
+            self.owner = pid;
+        }
+        Ok(())
+    }
+
+    /// Sends one request; `on_data` sees each data message of the answer.
+    fn request(
+        &mut self,
+        req: Request<'_>,
+        on_data: impl FnMut(u8, &[u8]) -> std::result::Result<(), crate::wire::DecodeError>,
+    ) -> Result<()> {
+        validate(&req)?;
+        self.ensure_own_socket()?;
+        let family = self.family;
+        self.socket.request(&req, |buf, seq| req.encode(buf, family, seq), on_data)
+    }
+
+    fn write(&mut self, req: Request<'_>) -> Result<()> {
+        self.request(req, |_, _| Ok(()))
+    }
+
+    /// Runs many write requests with as few system calls as possible and returns each
+    /// one's outcome, in order. A failed request does not stop the ones after it.
+    pub fn execute(&mut self, requests: &[Request<'_>]) -> Vec<Result<()>> {
+        let mut results: Vec<Option<Result<()>>> = requests
+            .iter()
+            .map(|r| match r.is_dump() {
+                true => Some(Err(Error::Invalid(format!("{r}: dumps cannot be batched")))),
+                false => validate(r).err().map(Err),
+            })
+            .collect();
+        let todo: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
+        if let Err(e) = self.ensure_own_socket() {
+            let errno = e.errno();
+            for &i in &todo {
+                results[i] = Some(Err(Error::io(
+                    requests[i].to_string(),
+                    std::io::Error::from_raw_os_error(errno),
+                )));
+            }
+        } else {
+            let family = self.family;
+            let outcomes = self.socket.batch(
+                todo.len(),
+                |k| requests[todo[k]].to_string(),
+                |k, buf, seq| requests[todo[k]].encode(buf, family, seq),
+            );
+            for (k, outcome) in outcomes.into_iter().enumerate() {
+                results[todo[k]] = Some(outcome);
+            }
+        }
+        results.into_iter().map(|r| r.expect("every request has an outcome")).collect()
+    }
+
+    /// `IPVS_CMD_GET_INFO`: the IPVS version and connection table size.
+    pub fn info(&mut self) -> Result<Info> {
+        let mut info = None;
+        self.request(Request::GetInfo, |c, attrs| {
+            if c == cmd::SET_INFO {
+                info = Some(ipvs::decode_info(attrs)?);
+            }
+            Ok(())
+        })?;
+        info.ok_or_else(|| no_reply(Request::GetInfo))
+    }
+
+    pub fn add_service(&mut self, service: &Service) -> Result<()> {
+        self.write(Request::NewService(service))
+    }
+
+    /// Replaces every setting of an existing service, flags included (as libipvs does).
+    pub fn update_service(&mut self, service: &Service) -> Result<()> {
+        self.write(Request::SetService { service, flags_mask: u32::MAX })
+    }
+
+    /// Replaces a service's settings but changes only the flag bits in `flags_mask`.
+    pub fn update_service_masked(&mut self, service: &Service, flags_mask: u32) -> Result<()> {
+        self.write(Request::SetService { service, flags_mask })
+    }
+
+    /// Deletes a service and its destinations.
+    pub fn del_service(&mut self, key: &ServiceKey) -> Result<()> {
+        self.write(Request::DelService(key))
+    }
+
+    /// One service; errno `ESRCH` if there is none.
+    pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry> {
+        let mut found = None;
+        self.request(Request::GetService(key), |_, attrs| {
+            found = Some(ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?);
+            Ok(())
+        })?;
+        found.ok_or_else(|| no_reply(Request::GetService(key)))
+    }
+
+    /// Every service, in the kernel's order.
+    pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
+        let mut all = Vec::new();
+        self.request(Request::DumpServices, |_, attrs| {
+            all.push(ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    pub fn add_dest(&mut self, service: &ServiceKey, dest: &Destination) -> Result<()> {
+        self.write(Request::NewDest(service, dest))
+    }
+
+    /// Replaces every setting of an existing destination.
+    pub fn update_dest(&mut self, service: &ServiceKey, dest: &Destination) -> Result<()> {
+        self.write(Request::SetDest(service, dest))
+    }
+
+    pub fn del_dest(&mut self, service: &ServiceKey, dest: &DestKey) -> Result<()> {
+        self.write(Request::DelDest(service, dest))
+    }
+
+    /// The destinations of a service, in the kernel's order (newest first). The kernel
+    /// answers an unknown service with an empty list, not an error.
+    pub fn dests(&mut self, service: &ServiceKey) -> Result<Vec<DestEntry>> {
+        let family = service.family();
+        let mut all = Vec::new();
+        self.request(Request::DumpDests(service), |_, attrs| {
+            all.push(ipvs::decode_dest(ipvs::top_level_nest(attrs, cmd_attr::DEST)?, family)?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+
+    /// Zeroes the counters of one service, or of every service with `None`.
+    pub fn zero(&mut self, service: Option<&ServiceKey>) -> Result<()> {
+        self.write(Request::Zero(service))
+    }
+
+    /// Deletes every service.
+    pub fn flush(&mut self) -> Result<()> {
+        self.write(Request::Flush)
+    }
+
+    /// Sets the TCP, TCP FIN and UDP timeouts; a 0 leaves that one unchanged.
+    pub fn set_timeouts(&mut self, timeouts: &Timeouts) -> Result<()> {
+        self.write(Request::SetTimeouts(timeouts))
+    }
+
+    pub fn timeouts(&mut self) -> Result<Timeouts> {
+        let mut found = None;
+        self.request(Request::GetTimeouts, |_, attrs| {
+            found = Some(ipvs::decode_timeouts(attrs)?);
+            Ok(())
+        })?;
+        found.ok_or_else(|| no_reply(Request::GetTimeouts))
+    }
+
+    pub fn start_daemon(&mut self, daemon: &Daemon) -> Result<()> {
+        self.write(Request::NewDaemon(daemon))
+    }
+
+    pub fn stop_daemon(&mut self, role: DaemonRole) -> Result<()> {
+        self.write(Request::DelDaemon(role))
+    }
+
+    /// The running sync daemons: the master first, then the backup.
+    pub fn daemons(&mut self) -> Result<Vec<Daemon>> {
+        let mut all = Vec::new();
+        self.request(Request::DumpDaemons, |_, attrs| {
+            all.push(ipvs::decode_daemon(ipvs::top_level_nest(attrs, cmd_attr::DAEMON)?)?);
+            Ok(())
+        })?;
+        Ok(all)
+    }
+}
+
+/// Opens a socket (in `netns` if given) and resolves the IPVS family on it.
+fn connect(netns: Option<BorrowedFd<'_>>) -> Result<(Socket, u16)> {
+    let mut socket = Socket::open(netns)?;
+    let mut family = None;
+    let context = "resolving the IPVS generic netlink family";
+    let found = socket.request(
+        &context,
+        |buf, seq| ctrl::encode_get_family(buf, seq, IPVS_GENL_NAME),
+        |_, attrs| {
+            family = Some(ctrl::decode_family(attrs)?.0);
+            Ok(())
+        },
+    );
+    match (found, family) {
+        (Ok(()), Some(id)) => Ok((socket, id)),
+        (Err(Error::Kernel { errno: libc::ENOENT, .. }), _) => Err(Error::NotAvailable),
+        (Err(e), _) => Err(e),
+        (Ok(()), None) => Err(Error::Malformed {
+            context: context.to_owned(),
+            detail: "the controller sent no family".to_owned(),
+        }),
+    }
+}
+
+/// Rejects what cannot be encoded faithfully: a NUL inside a string would cut it short.
+fn validate(req: &Request<'_>) -> Result<()> {
+    let strings: Vec<(&str, &str)> = match req {
+        Request::NewService(s) | Request::SetService { service: s, .. } => {
+            let mut v = vec![("scheduler name", s.scheduler.as_str())];
+            if let Some(pe) = &s.pe_name {
+                v.push(("persistence engine name", pe.as_str()));
+            }
+            v
+        }
+        Request::NewDaemon(d) => vec![("sync daemon interface name", d.ifname.as_str())],
+        _ => Vec::new(),
+    };
+    for (what, s) in strings {
+        if s.contains('\0') {
+            return Err(Error::Invalid(format!("{req}: the {what} {s:?} contains a NUL byte")));
+        }
+    }
+    Ok(())
+}
+
+fn no_reply(req: Request<'_>) -> Error {
+    Error::Malformed { context: req.to_string(), detail: "the kernel sent no data".to_owned() }
+}

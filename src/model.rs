@@ -1,0 +1,458 @@
+//! Plain data types for the IPVS table: services, destinations, statistics, timeouts and
+//! the sync daemon. No I/O here; `wire` encodes these, `client` sends them.
+//!
+//! Ports and addresses are ordinary Rust values (host order, `IpAddr`); byte order is the
+//! wire layer's business.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// Address family of a service, destination or multicast group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Family {
+    Inet,
+    Inet6,
+}
+
+impl Family {
+    /// The `AF_*` number the kernel uses.
+    pub fn number(self) -> u16 {
+        match self {
+            Family::Inet => libc::AF_INET as u16,
+            Family::Inet6 => libc::AF_INET6 as u16,
+        }
+    }
+
+    pub fn from_number(af: u16) -> Option<Family> {
+        match af as i32 {
+            libc::AF_INET => Some(Family::Inet),
+            libc::AF_INET6 => Some(Family::Inet6),
+            _ => None,
+        }
+    }
+
+    pub fn of(addr: &IpAddr) -> Family {
+        match addr {
+            IpAddr::V4(_) => Family::Inet,
+            IpAddr::V6(_) => Family::Inet6,
+        }
+    }
+
+    /// The all-zero address of this family.
+    pub fn unspecified(self) -> IpAddr {
+        match self {
+            Family::Inet => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            Family::Inet6 => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+        }
+    }
+}
+
+/// Transport protocol of an address-based virtual service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Protocol {
+    Tcp,
+    Udp,
+    Sctp,
+}
+
+impl Protocol {
+    /// The `IPPROTO_*` number.
+    pub fn number(self) -> u16 {
+        match self {
+            Protocol::Tcp => libc::IPPROTO_TCP as u16,
+            Protocol::Udp => libc::IPPROTO_UDP as u16,
+            Protocol::Sctp => libc::IPPROTO_SCTP as u16,
+        }
+    }
+
+    pub fn from_number(proto: u16) -> Option<Protocol> {
+        match proto as i32 {
+            libc::IPPROTO_TCP => Some(Protocol::Tcp),
+            libc::IPPROTO_UDP => Some(Protocol::Udp),
+            libc::IPPROTO_SCTP => Some(Protocol::Sctp),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+}
+
+/// What identifies a virtual service in the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceKey {
+    /// `protocol://addr:port`; the family follows from the address.
+    Addr { protocol: Protocol, addr: IpAddr, port: u16 },
+    /// A firewall mark, per address family (the same mark may exist for IPv4 and IPv6).
+    Fwmark { family: Family, mark: u32 },
+}
+
+impl ServiceKey {
+    pub fn tcp(addr: IpAddr, port: u16) -> ServiceKey {
+        ServiceKey::Addr { protocol: Protocol::Tcp, addr, port }
+    }
+
+    pub fn udp(addr: IpAddr, port: u16) -> ServiceKey {
+        ServiceKey::Addr { protocol: Protocol::Udp, addr, port }
+    }
+
+    pub fn fwmark(family: Family, mark: u32) -> ServiceKey {
+        ServiceKey::Fwmark { family, mark }
+    }
+
+    pub fn family(&self) -> Family {
+        match self {
+            ServiceKey::Addr { addr, .. } => Family::of(addr),
+            ServiceKey::Fwmark { family, .. } => *family,
+        }
+    }
+}
+
+impl fmt::Display for ServiceKey {
+    /// ipvsctl's URL form: `tcp://10.0.0.1:80`, `udp://[2001:db8::1]:53`, `fwmark:7`
+    /// (`fwmark6:7` for an IPv6 fwmark service).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ServiceKey::Addr { protocol, addr, port } => {
+                write!(f, "{}://{}", protocol.name(), SocketDisplay(*addr, *port))
+            }
+            ServiceKey::Fwmark { family: Family::Inet, mark } => write!(f, "fwmark:{mark}"),
+            ServiceKey::Fwmark { family: Family::Inet6, mark } => write!(f, "fwmark6:{mark}"),
+        }
+    }
+}
+
+/// `addr:port` with IPv6 addresses in brackets.
+pub(crate) struct SocketDisplay(pub IpAddr, pub u16);
+
+impl fmt::Display for SocketDisplay {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(a) => write!(f, "{a}:{}", self.1),
+            IpAddr::V6(a) => write!(f, "[{a}]:{}", self.1),
+        }
+    }
+}
+
+/// Service flags (`IP_VS_SVC_F_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ServiceFlags(pub u32);
+
+impl ServiceFlags {
+    pub const PERSISTENT: ServiceFlags = ServiceFlags(0x0001);
+    /// Kernel-internal "in the hash table"; reported back, ignored on writes.
+    pub const HASHED: ServiceFlags = ServiceFlags(0x0002);
+    pub const ONEPACKET: ServiceFlags = ServiceFlags(0x0004);
+    pub const SCHED1: ServiceFlags = ServiceFlags(0x0008);
+    pub const SCHED2: ServiceFlags = ServiceFlags(0x0010);
+    pub const SCHED3: ServiceFlags = ServiceFlags(0x0020);
+    pub const SH_FALLBACK: ServiceFlags = ServiceFlags::SCHED1;
+    pub const SH_PORT: ServiceFlags = ServiceFlags::SCHED2;
+    pub const MH_FALLBACK: ServiceFlags = ServiceFlags::SCHED1;
+    pub const MH_PORT: ServiceFlags = ServiceFlags::SCHED2;
+
+    pub fn contains(self, other: ServiceFlags) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// The flags a caller controls, i.e. without `HASHED`.
+    pub fn user(self) -> ServiceFlags {
+        ServiceFlags(self.0 & !ServiceFlags::HASHED.0)
+    }
+}
+
+impl std::ops::BitOr for ServiceFlags {
+    type Output = ServiceFlags;
+    fn bitor(self, rhs: ServiceFlags) -> ServiceFlags {
+        ServiceFlags(self.0 | rhs.0)
+    }
+}
+
+/// A virtual service and its settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Service {
+    pub key: ServiceKey,
+    /// Scheduler name (`rr`, `wlc`, `mh`, ...), at most 15 bytes.
+    pub scheduler: String,
+    pub flags: ServiceFlags,
+    /// Persistence timeout in seconds (meaningful with [`ServiceFlags::PERSISTENT`]).
+    pub timeout: u32,
+    /// Persistence granularity. IPv4: the mask as a number (`0xffff_ff00` is /24);
+    /// IPv6: the prefix length (1..=128).
+    pub netmask: u32,
+    /// Persistence engine (`sip`), at most 16 bytes; `None` for none.
+    pub pe_name: Option<String>,
+}
+
+impl Service {
+    /// A service with the defaults ipvsadm uses: no flags, no persistence, a host netmask.
+    pub fn new(key: ServiceKey, scheduler: &str) -> Service {
+        Service {
+            key,
+            scheduler: scheduler.to_owned(),
+            flags: ServiceFlags::default(),
+            timeout: 0,
+            netmask: host_netmask(key.family()),
+            pe_name: None,
+        }
+    }
+}
+
+/// The netmask that makes persistence per client address: /32 or /128.
+pub fn host_netmask(family: Family) -> u32 {
+    match family {
+        Family::Inet => u32::MAX,
+        Family::Inet6 => 128,
+    }
+}
+
+/// How packets reach a real server (`IP_VS_CONN_F_*` forwarding bits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Forward {
+    /// NAT (`-m`).
+    Masq,
+    /// The director itself.
+    Local,
+    /// IP-in-IP, GUE or GRE (`-i`).
+    Tunnel,
+    /// Direct routing, "gatewaying" (`-g`).
+    Route,
+    Bypass,
+}
+
+impl Forward {
+    pub const MASK: u32 = 0x0007;
+
+    pub fn number(self) -> u32 {
+        match self {
+            Forward::Masq => 0,
+            Forward::Local => 1,
+            Forward::Tunnel => 2,
+            Forward::Route => 3,
+            Forward::Bypass => 4,
+        }
+    }
+
+    /// Decodes the forwarding bits of connection flags; other bits are ignored.
+    pub fn from_conn_flags(flags: u32) -> Option<Forward> {
+        match flags & Forward::MASK {
+            0 => Some(Forward::Masq),
+            1 => Some(Forward::Local),
+            2 => Some(Forward::Tunnel),
+            3 => Some(Forward::Route),
+            4 => Some(Forward::Bypass),
+            _ => None,
+        }
+    }
+}
+
+/// Tunnel encapsulation (`IP_VS_CONN_F_TUNNEL_TYPE_*`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum TunnelType {
+    #[default]
+    Ipip,
+    Gue,
+    Gre,
+}
+
+impl TunnelType {
+    pub fn number(self) -> u8 {
+        match self {
+            TunnelType::Ipip => 0,
+            TunnelType::Gue => 1,
+            TunnelType::Gre => 2,
+        }
+    }
+
+    pub fn from_number(n: u8) -> Option<TunnelType> {
+        match n {
+            0 => Some(TunnelType::Ipip),
+            1 => Some(TunnelType::Gue),
+            2 => Some(TunnelType::Gre),
+            _ => None,
+        }
+    }
+}
+
+/// Tunnel checksum flags (`IP_VS_TUNNEL_ENCAP_FLAG_*`): 0 is "nocsum".
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TunnelFlags(pub u16);
+
+impl TunnelFlags {
+    pub const NOCSUM: TunnelFlags = TunnelFlags(0);
+    pub const CSUM: TunnelFlags = TunnelFlags(1 << 0);
+    pub const REMCSUM: TunnelFlags = TunnelFlags(1 << 1);
+}
+
+/// Tunnel settings of a destination; used by the kernel only with [`Forward::Tunnel`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Tunnel {
+    pub kind: TunnelType,
+    /// GUE destination port (required for GUE).
+    pub port: u16,
+    pub flags: TunnelFlags,
+}
+
+/// A real server of a service, as written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Destination {
+    pub addr: IpAddr,
+    pub port: u16,
+    pub forward: Forward,
+    /// Scheduling weight; 0 quiesces the server. The kernel rejects negative values (ERANGE).
+    pub weight: i32,
+    /// Upper connection threshold, 0 for none.
+    pub upper_threshold: u32,
+    /// Lower connection threshold; must not exceed the upper one.
+    pub lower_threshold: u32,
+    pub tunnel: Tunnel,
+}
+
+impl Destination {
+    /// A destination with ipvsadm's defaults: weight 1, no thresholds.
+    pub fn new(addr: IpAddr, port: u16, forward: Forward) -> Destination {
+        Destination {
+            addr,
+            port,
+            forward,
+            weight: 1,
+            upper_threshold: 0,
+            lower_threshold: 0,
+            tunnel: Tunnel::default(),
+        }
+    }
+
+    /// The destination's identity within its service.
+    pub fn key(&self) -> DestKey {
+        DestKey { addr: self.addr, port: self.port }
+    }
+}
+
+/// What identifies a destination within a service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DestKey {
+    pub addr: IpAddr,
+    pub port: u16,
+}
+
+impl fmt::Display for DestKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        SocketDisplay(self.addr, self.port).fmt(f)
+    }
+}
+
+/// The kernel's counters and rate estimates for a service or destination, all 64-bit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub conns: u64,
+    pub inpkts: u64,
+    pub outpkts: u64,
+    pub inbytes: u64,
+    pub outbytes: u64,
+    /// Connections per second (kernel estimate).
+    pub cps: u64,
+    pub inpps: u64,
+    pub outpps: u64,
+    /// Bytes per second in.
+    pub inbps: u64,
+    pub outbps: u64,
+}
+
+/// A service as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceEntry {
+    pub service: Service,
+    pub stats: Stats,
+}
+
+/// A destination as the kernel reports it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DestEntry {
+    pub dest: Destination,
+    pub active_conns: u32,
+    pub inactive_conns: u32,
+    pub persistent_conns: u32,
+    pub stats: Stats,
+}
+
+/// Connection timeouts in seconds. On write, 0 leaves a value unchanged.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Timeouts {
+    pub tcp: u32,
+    pub tcp_fin: u32,
+    pub udp: u32,
+}
+
+/// `IPVS_CMD_GET_INFO`: the IPVS version code and the connection hash table size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// `IP_VS_VERSION_CODE`, e.g. 0x010201 for 1.2.1.
+    pub version: u32,
+    pub conn_tab_size: u32,
+}
+
+/// Role of a connection-sync daemon.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DaemonRole {
+    Master,
+    Backup,
+}
+
+impl DaemonRole {
+    pub fn number(self) -> u32 {
+        match self {
+            DaemonRole::Master => 1,
+            DaemonRole::Backup => 2,
+        }
+    }
+
+    pub fn from_number(n: u32) -> Option<DaemonRole> {
+        match n {
+            1 => Some(DaemonRole::Master),
+            2 => Some(DaemonRole::Backup),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DaemonRole {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DaemonRole::Master => "master",
+            DaemonRole::Backup => "backup",
+        })
+    }
+}
+
+/// A connection-sync daemon. Zero/`None` fields take the kernel's defaults on start
+/// (group 224.0.0.81, port 8848, TTL 1, a length derived from the interface MTU).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Daemon {
+    pub role: DaemonRole,
+    /// Multicast interface name, at most 15 bytes.
+    pub ifname: String,
+    pub sync_id: u32,
+    pub sync_maxlen: u16,
+    pub mcast_group: Option<IpAddr>,
+    pub mcast_port: u16,
+    pub mcast_ttl: u8,
+}
+
+impl Daemon {
+    pub fn new(role: DaemonRole, ifname: &str, sync_id: u32) -> Daemon {
+        Daemon {
+            role,
+            ifname: ifname.to_owned(),
+            sync_id,
+            sync_maxlen: 0,
+            mcast_group: None,
+            mcast_port: 0,
+            mcast_ttl: 0,
+        }
+    }
+}

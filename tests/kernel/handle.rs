@@ -1,0 +1,30 @@
+use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
+use ipvsrs::Handle;
+
+use crate::support::Netns;
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn open_reports_version_and_table_size() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let info = h.info().unwrap();
+    assert_eq!(info.version, 0x010201);
+    let header = ns.ipvsadm(&["-Ln"]);
+    let expected = format!("IP Virtual Server version 1.2.1 (size={})", info.conn_tab_size);
+    assert!(header.starts_with(&expected), "{header}");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn handle_in_namespace_writes_only_there() {
+    let ns = Netns::new();
+    let other = Netns::new();
+    let mut h = ns.handle();
+    let key = ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80);
+    h.add_service(&Service::new(key, "rr")).unwrap();
+    h.add_dest(&key, &Destination::new("10.0.0.2".parse().unwrap(), 80, Forward::Masq)).unwrap();
+    assert_eq!(ns.ipvsadm(&["-Sn"]), "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1\n");
+    assert_eq!(other.ipvsadm(&["-Sn"]), "");
+    assert!(Handle::open_in_netns(other.path()).unwrap().services().unwrap().is_empty());
+}
