@@ -1,0 +1,278 @@
+//! Native handles (`ipvsrs_handle`): a connection to the IPVS table of one network
+//! namespace, usable from several threads at once (calls on one handle are serialised).
+//! Objects are the libipvs structs, so code moves over from libipvs without new types.
+
+use std::ffi::{c_char, c_int, c_uint, CStr};
+use std::os::fd::BorrowedFd;
+use std::sync::Mutex;
+
+use super::libipvs::types::{
+    ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t,
+    ipvs_timeout_t,
+};
+use super::{arg, arg_mut, boundary, pointer, status, CError};
+use crate::client::Handle;
+use crate::model::DaemonRole;
+
+/// A connection to the IPVS table of one network namespace. Open with `ipvsrs_open`,
+/// release with `ipvsrs_close`. Thread-safe: calls on one handle from several threads are
+/// serialised. After `fork()`, the child may keep using it (it reconnects on first use),
+/// provided no other thread of the parent was inside a call on it at the fork.
+pub struct ipvsrs_handle {
+    inner: Mutex<Handle>,
+}
+
+/// Runs `f` with the handle locked; 0 or -1 with errno.
+pub(crate) fn with_handle(
+    h: *const ipvsrs_handle,
+    f: impl FnOnce(&mut Handle) -> Result<(), CError>,
+) -> c_int {
+    status(lock(h).and_then(|mut handle| f(&mut handle)))
+}
+
+pub(crate) fn lock<'a>(h: *const ipvsrs_handle) -> Result<std::sync::MutexGuard<'a, Handle>, CError> {
+    // SAFETY: the caller passes NULL or a handle from ipvsrs_open that is not yet closed.
+    let h = unsafe { arg(h, "handle") }?;
+    // A panic while locked was caught at the boundary; the handle itself is still sound.
+    Ok(h.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+}
+
+fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
+    Ok(Box::into_raw(Box::new(ipvsrs_handle { inner: Mutex::new(handle?) })))
+}
+
+/// Opens the IPVS table of the network namespace at `netns_path` (e.g.
+/// "/run/netns/blue"), or of the caller's namespace when `netns_path` is NULL.
+/// Returns a handle to release with `ipvsrs_close`, or NULL with errno: `ENOPROTOOPT` no
+/// IPVS in the kernel, `EPERM` no CAP_NET_ADMIN, `ENOENT` no such namespace file.
+#[no_mangle]
+pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
+    boundary(std::ptr::null_mut(), || {
+        pointer(if netns_path.is_null() {
+            boxed(Handle::open())
+        } else {
+            // SAFETY: the caller passes a NUL-terminated string.
+            match unsafe { CStr::from_ptr(netns_path) }.to_str() {
+                Ok(path) => boxed(Handle::open_in_netns(path)),
+                Err(_) => Err(CError { errno: libc::EINVAL, message: "the namespace path is not UTF-8".into() }),
+            }
+        })
+    })
+}
+
+/// Like `ipvsrs_open`, for the network namespace open at descriptor `netns_fd` (which the
+/// caller keeps; the handle holds its own duplicate).
+#[no_mangle]
+pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
+    boundary(std::ptr::null_mut(), || {
+        if netns_fd < 0 {
+            return pointer(Err(CError { errno: libc::EBADF, message: format!("bad namespace descriptor {netns_fd}") }));
+        }
+        // SAFETY: the descriptor is only borrowed for the call, and checked non-negative.
+        pointer(boxed(Handle::open_in_netns_fd(unsafe { BorrowedFd::borrow_raw(netns_fd) })))
+    })
+}
+
+/// Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running or
+/// follow.
+#[no_mangle]
+pub extern "C" fn ipvsrs_close(h: *mut ipvsrs_handle) {
+    boundary((), || {
+        if !h.is_null() {
+            // SAFETY: a handle from ipvsrs_open, closed once.
+            drop(unsafe { Box::from_raw(h) });
+        }
+    })
+}
+
+/// Writes the IPVS version code and connection table size into `*out` (`num_services` is
+/// 0). Returns 0, or -1 with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ip_vs_getinfo) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            // SAFETY: NULL or a valid, writable struct.
+            let out = unsafe { arg_mut(out, "out") }?;
+            let info = handle.info()?;
+            *out = ip_vs_getinfo { version: info.version, size: info.conn_tab_size, num_services: 0 };
+            Ok(())
+        })
+    })
+}
+
+/// Adds the service `svc` (read only). Returns 0, or -1 with errno (`EEXIST`, `ENOENT`
+/// unknown scheduler or persistence engine, `EINVAL`); `ipvsrs_last_error()` names it.
+#[no_mangle]
+pub extern "C" fn ipvsrs_add_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+    // SAFETY: NULL or a valid service.
+    boundary(-1, || with_handle(h, |handle| Ok(handle.add_service(&unsafe { arg(svc, "svc") }?.to_model()?)?)))
+}
+
+/// Replaces the settings of the service `svc` identifies, changing only the flag bits set
+/// in `flags_mask` (pass `~0u` to replace all flags, as `ipvs_update_service` does).
+/// Returns 0, or -1 with errno (`ESRCH` no such service).
+#[no_mangle]
+pub extern "C" fn ipvsrs_update_service(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    flags_mask: c_uint,
+) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            // SAFETY: NULL or a valid service.
+            let svc = unsafe { arg(svc, "svc") }?.to_model()?;
+            Ok(handle.update_service_masked(&svc, flags_mask)?)
+        })
+    })
+}
+
+/// Deletes the service `svc` identifies, with its destinations. Returns 0, or -1 with
+/// errno (`ESRCH`).
+#[no_mangle]
+pub extern "C" fn ipvsrs_del_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+    // SAFETY: NULL or a valid service.
+    boundary(-1, || with_handle(h, |handle| Ok(handle.del_service(&unsafe { arg(svc, "svc") }?.key()?)?)))
+}
+
+/// Writes the service `svc` identifies, with 64-bit stats and rates, into `*out`.
+/// Returns 0, or -1 with errno (`ESRCH` no such service).
+#[no_mangle]
+pub extern "C" fn ipvsrs_get_service(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    out: *mut ipvs_service_entry_t,
+) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            // SAFETY: NULL or valid structs.
+            let (svc, out) = unsafe { (arg(svc, "svc")?, arg_mut(out, "out")?) };
+            *out = ipvs_service_entry_t::from(&handle.service(&svc.key()?)?);
+            Ok(())
+        })
+    })
+}
+
+/// Runs a destination operation with both structs read only.
+fn dest_op(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    dest: *const ipvs_dest_t,
+    op: impl FnOnce(&mut Handle, &crate::model::ServiceKey, &ipvs_dest_t) -> Result<(), CError>,
+) -> c_int {
+    with_handle(h, |handle| {
+        // SAFETY: NULL or valid structs.
+        let (svc, dest) = unsafe { (arg(svc, "svc")?, arg(dest, "dest")?) };
+        op(handle, &svc.key()?, dest)
+    })
+}
+
+/// Adds destination `dest` to service `svc`. Returns 0, or -1 with errno (`ESRCH` no such
+/// service, `EEXIST`, `ERANGE` bad weight or thresholds, `EINVAL`).
+#[no_mangle]
+pub extern "C" fn ipvsrs_add_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
+    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.add_dest(key, &d.to_model(key.family())?)?)))
+}
+
+/// Replaces the settings of destination `dest` of service `svc`. Returns 0, or -1 with
+/// errno (`ESRCH`, `ENOENT` no such destination).
+#[no_mangle]
+pub extern "C" fn ipvsrs_update_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
+    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.update_dest(key, &d.to_model(key.family())?)?)))
+}
+
+/// Deletes destination `dest` (address and port) from service `svc`. Returns 0, or -1
+/// with errno (`ESRCH`, `ENOENT`).
+#[no_mangle]
+pub extern "C" fn ipvsrs_del_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
+    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.del_dest(key, &d.key(key.family())?)?)))
+}
+
+/// Zeroes the counters of the service `svc` identifies, or of every service when `svc`
+/// is NULL. Returns 0, or -1 with errno (`ESRCH`).
+#[no_mangle]
+pub extern "C" fn ipvsrs_zero(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            // SAFETY: NULL or a valid service.
+            let key = unsafe { svc.as_ref() }.map(|s| s.key()).transpose()?;
+            Ok(handle.zero(key.as_ref())?)
+        })
+    })
+}
+
+/// Deletes every service in the handle's namespace. Returns 0, or -1 with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_flush(h: *mut ipvsrs_handle) -> c_int {
+    boundary(-1, || with_handle(h, |handle| Ok(handle.flush()?)))
+}
+
+/// Sets the TCP, TCP FIN and UDP timeouts (seconds; 0 keeps a value). Returns 0, or -1
+/// with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_set_timeout(h: *mut ipvsrs_handle, to: *const ipvs_timeout_t) -> c_int {
+    // SAFETY: NULL or a valid struct.
+    boundary(-1, || with_handle(h, |handle| Ok(handle.set_timeouts(&unsafe { arg(to, "to") }?.to_model()?)?)))
+}
+
+/// Writes the current timeouts into `*out`. Returns 0, or -1 with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_get_timeout(h: *mut ipvsrs_handle, out: *mut ipvs_timeout_t) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            // SAFETY: NULL or a valid, writable struct.
+            let out = unsafe { arg_mut(out, "out") }?;
+            *out = ipvs_timeout_t::from(&handle.timeouts()?);
+            Ok(())
+        })
+    })
+}
+
+/// Starts the sync daemon `dm` describes. Returns 0, or -1 with errno (`EEXIST` already
+/// running, `ENODEV` no such interface).
+#[no_mangle]
+pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvs_daemon_t) -> c_int {
+    // SAFETY: NULL or a valid struct.
+    boundary(-1, || with_handle(h, |handle| Ok(handle.start_daemon(&unsafe { arg(dm, "dm") }?.to_model()?)?)))
+}
+
+/// Stops the sync daemon in `state` (`IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`).
+/// Returns 0, or -1 with errno (`ESRCH` none running, `EINVAL` bad state).
+#[no_mangle]
+pub extern "C" fn ipvsrs_stop_daemon(h: *mut ipvsrs_handle, state: c_int) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            let role = u32::try_from(state).ok().and_then(DaemonRole::from_number).ok_or_else(|| CError {
+                errno: libc::EINVAL,
+                message: format!("daemon state {state} is neither master nor backup"),
+            })?;
+            Ok(handle.stop_daemon(role)?)
+        })
+    })
+}
+
+/// Writes the running sync daemons into `out[0]` and `out[1]` (master first; an unused
+/// slot is zeroed, `state` 0) and their number into `*count`. `out` must have room for
+/// two. Returns 0, or -1 with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_get_daemons(h: *mut ipvsrs_handle, out: *mut ipvs_daemon_t, count: *mut usize) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            if out.is_null() {
+                return Err(CError::null("out"));
+            }
+            // SAFETY: NULL or a valid, writable count.
+            let count = unsafe { arg_mut(count, "count") }?;
+            let daemons = handle.daemons()?;
+            // SAFETY: the caller provides room for two structs; zeroed is a valid value.
+            let slots = unsafe {
+                std::ptr::write_bytes(out, 0, 2);
+                std::slice::from_raw_parts_mut(out, 2)
+            };
+            for (slot, d) in slots.iter_mut().zip(&daemons) {
+                *slot = ipvs_daemon_t::from(d);
+            }
+            *count = daemons.len().min(2);
+            Ok(())
+        })
+    })
+}

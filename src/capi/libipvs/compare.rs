@@ -1,0 +1,57 @@
+//! `ipvs_cmp_services`, `ipvs_cmp_dests` and sorting. Unlike libipvs's comparators (which
+//! subtract unsigned values into an `int`), these are a valid total order, so `qsort`
+//! gives a defined result: by fwmark, family, protocol, address (network byte order),
+//! then port.
+
+use std::cmp::Ordering;
+use std::ffi::c_int;
+
+use super::types::{ipvs_dest_entry_t, ipvs_service_entry_t, nf_inet_addr};
+use crate::capi::boundary;
+
+fn addr_bytes(a: &nf_inet_addr) -> [u32; 4] {
+    // SAFETY: every member covers the same 16 plain bytes; compare them in network order.
+    unsafe { a.all }.map(u32::from_be)
+}
+
+fn to_c(o: Ordering) -> c_int {
+    o as c_int
+}
+
+/// Orders NULL first, then by `key`.
+fn compare<T, K: Ord>(a: *const T, b: *const T, key: impl Fn(&T) -> K) -> c_int {
+    // SAFETY: the caller passes NULL or valid entries.
+    let (a, b) = unsafe { (a.as_ref(), b.as_ref()) };
+    to_c(a.map(&key).cmp(&b.map(&key)))
+}
+
+/// Compares two service entries: fwmark, family, protocol, address, port. NULL sorts first.
+#[no_mangle]
+pub extern "C" fn ipvs_cmp_services(s1: *mut ipvs_service_entry_t, s2: *mut ipvs_service_entry_t) -> c_int {
+    boundary(0, || {
+        compare(s1, s2, |s| (s.fwmark, s.af, s.protocol, addr_bytes(&s.addr), u16::from_be(s.port)))
+    })
+}
+
+/// Compares two destination entries: family, address, port. NULL sorts first.
+#[no_mangle]
+pub extern "C" fn ipvs_cmp_dests(d1: *mut ipvs_dest_entry_t, d2: *mut ipvs_dest_entry_t) -> c_int {
+    boundary(0, || compare(d1, d2, |d| (d.af, addr_bytes(&d.addr), u16::from_be(d.port))))
+}
+
+/// `qsort` over `n` entries at `entries` with a C comparator.
+///
+/// # Safety
+/// `entries` must point to `n` valid, writable entries.
+pub unsafe fn sort<T>(entries: *mut T, n: usize, cmp: unsafe extern "C" fn(*mut T, *mut T) -> c_int) {
+    if n < 2 {
+        return;
+    }
+    // SAFETY: qsort calls `cmp` with pointers into the array; the signatures agree apart
+    // from const-ness, which C does not distinguish at the call.
+    unsafe {
+        let cmp: unsafe extern "C" fn(*const libc::c_void, *const libc::c_void) -> c_int =
+            std::mem::transmute(cmp);
+        libc::qsort(entries as *mut libc::c_void, n, std::mem::size_of::<T>(), Some(cmp));
+    }
+}

@@ -1,0 +1,347 @@
+//! The libipvs 1.31 API (`libipvs.h`): the same 25 functions, `ipvs_info`, types and
+//! errno conventions, over one process-wide default handle. Deviations from libipvs are
+//! listed in the README ("Differences from libipvs 1.31").
+
+mod compare;
+mod default_handle;
+pub mod strerror;
+pub mod types;
+
+use std::ffi::{c_char, c_int, c_uint};
+
+use super::{arg, boundary, malloc_block, pointer, status, CError};
+use crate::client::Handle;
+use strerror::{record, Func};
+use types::*;
+
+pub use compare::{ipvs_cmp_dests, ipvs_cmp_services};
+
+/// The IPVS version code and connection table size, filled by `ipvs_init()` and
+/// `ipvs_getinfo()` (`num_services` stays 0, as with libipvs over netlink).
+///
+/// Written under the library's lock; reading it while another thread calls `ipvs_init`
+/// or `ipvs_getinfo` is a data race, as in libipvs.
+#[no_mangle]
+pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo { version: 0, size: 0, num_services: 0 };
+
+fn store_info(info: crate::model::Info) {
+    // SAFETY: writes happen with the default handle's lock held (see callers).
+    unsafe {
+        let p = std::ptr::addr_of_mut!(ipvs_info);
+        (*p).version = info.version;
+        (*p).size = info.conn_tab_size;
+    }
+}
+
+/// Runs `f` on the default handle and converts the outcome to 0/-1 with errno.
+fn on_default(f: impl FnOnce(&mut Handle) -> Result<(), CError>) -> c_int {
+    status(default_handle::with_default(f))
+}
+
+/// Opens (or reopens) the connection to IPVS in the caller's network namespace and fills
+/// `ipvs_info`. Returns 0, or -1 with errno: `ENOPROTOOPT` when the kernel has no IPVS,
+/// `EPERM` without CAP_NET_ADMIN. Calling it first is optional here: every other function
+/// opens the connection on first use. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_init() -> c_int {
+    boundary(-1, || {
+        record(Func::Init);
+        status(default_handle::reopen().map(store_info))
+    })
+}
+
+/// Refreshes `ipvs_info` from the kernel. Returns 0, or -1 with errno. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_getinfo() -> c_int {
+    boundary(-1, || {
+        on_default(|h| {
+            store_info(h.info()?);
+            Ok(())
+        })
+    })
+}
+
+/// The IPVS version code from the last `ipvs_init()`/`ipvs_getinfo()` (no I/O).
+#[no_mangle]
+pub extern "C" fn ipvs_version() -> c_uint {
+    // SAFETY: a plain read of a u32, as libipvs does.
+    boundary(0, || unsafe { (*std::ptr::addr_of!(ipvs_info)).version })
+}
+
+/// Deletes every virtual service (and its destinations). Returns 0, or -1 with errno.
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_flush() -> c_int {
+    boundary(-1, || on_default(|h| Ok(h.flush()?)))
+}
+
+/// Adds the virtual service `svc` (read only). Returns 0, or -1 with errno: `EEXIST` if it
+/// exists, `ENOENT` for an unknown scheduler or persistence engine, `EINVAL` for `NULL`
+/// or bad values. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_add_service(svc: *mut ipvs_service_t) -> c_int {
+    boundary(-1, || {
+        record(Func::AddService);
+        // SAFETY: the caller passes NULL or a valid service.
+        on_default(|h| Ok(h.add_service(&unsafe { arg(svc, "svc") }?.to_model()?)?))
+    })
+}
+
+/// Replaces all settings of the service `svc` identifies (read only). Returns 0, or -1
+/// with errno: `ESRCH` if there is no such service. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_update_service(svc: *mut ipvs_service_t) -> c_int {
+    boundary(-1, || {
+        record(Func::UpdateService);
+        // SAFETY: the caller passes NULL or a valid service.
+        on_default(|h| Ok(h.update_service(&unsafe { arg(svc, "svc") }?.to_model()?)?))
+    })
+}
+
+/// Deletes the service `svc` identifies, with its destinations. Returns 0, or -1 with
+/// errno: `ESRCH` if there is no such service. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_del_service(svc: *mut ipvs_service_t) -> c_int {
+    boundary(-1, || {
+        record(Func::DelService);
+        // SAFETY: the caller passes NULL or a valid service.
+        on_default(|h| Ok(h.del_service(&unsafe { arg(svc, "svc") }?.key()?)?))
+    })
+}
+
+/// Zeroes the counters of the service `svc` identifies, or of all services when `svc` is
+/// NULL or has no fwmark, address and port. Returns 0, or -1 with errno (`ESRCH`).
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_zero_service(svc: *mut ipvs_service_t) -> c_int {
+    boundary(-1, || {
+        record(Func::ZeroService);
+        on_default(|h| {
+            // SAFETY: the caller passes NULL or a valid service.
+            let key = match unsafe { svc.as_ref() } {
+                // libipvs zeroes everything when the identity is all zero.
+                Some(s) if s.fwmark != 0 || s.port != 0 || unsafe { s.addr.all } != [0; 4] => {
+                    Some(s.key()?)
+                }
+                _ => None,
+            };
+            Ok(h.zero(key.as_ref())?)
+        })
+    })
+}
+
+/// Runs a destination operation: both arguments read only, NULL rejected with `EINVAL`.
+fn dest_op(
+    func: Func,
+    svc: *mut ipvs_service_t,
+    dest: *mut ipvs_dest_t,
+    op: impl FnOnce(&mut Handle, &crate::model::ServiceKey, &ipvs_dest_t) -> Result<(), CError>,
+) -> c_int {
+    record(func);
+    on_default(|h| {
+        // SAFETY: the caller passes NULL or valid structures.
+        let (svc, dest) = unsafe { (arg(svc, "svc")?, arg(dest, "dest")?) };
+        op(h, &svc.key()?, dest)
+    })
+}
+
+/// Adds destination `dest` to service `svc` (both read only). Returns 0, or -1 with errno:
+/// `ESRCH` no such service, `EEXIST` the destination exists, `ERANGE` bad weight or
+/// thresholds, `EINVAL` bad address. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_add_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+    boundary(-1, || {
+        dest_op(Func::AddDest, svc, dest, |h, key, d| {
+            Ok(h.add_dest(key, &d.to_model(key.family())?)?)
+        })
+    })
+}
+
+/// Replaces the settings of destination `dest` of service `svc`. Returns 0, or -1 with
+/// errno: `ESRCH` no such service, `ENOENT` no such destination. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+    boundary(-1, || {
+        dest_op(Func::UpdateDest, svc, dest, |h, key, d| {
+            Ok(h.update_dest(key, &d.to_model(key.family())?)?)
+        })
+    })
+}
+
+/// Deletes destination `dest` (its address and port) from service `svc`. Returns 0, or -1
+/// with errno: `ESRCH` no such service, `ENOENT` no such destination. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_del_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+    boundary(-1, || {
+        dest_op(Func::DelDest, svc, dest, |h, key, d| Ok(h.del_dest(key, &d.key(key.family())?)?))
+    })
+}
+
+/// Sets the TCP, TCP FIN and UDP timeouts (seconds; 0 keeps a value). Returns 0, or -1
+/// with errno. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_set_timeout(to: *mut ipvs_timeout_t) -> c_int {
+    boundary(-1, || {
+        record(Func::SetTimeout);
+        // SAFETY: the caller passes NULL or a valid timeout struct.
+        on_default(|h| Ok(h.set_timeouts(&unsafe { arg(to, "to") }?.to_model()?)?))
+    })
+}
+
+/// Starts the sync daemon described by `dm` (read only). Returns 0, or -1 with errno:
+/// `EEXIST` already running, `ENODEV` unknown interface. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_start_daemon(dm: *mut ipvs_daemon_t) -> c_int {
+    boundary(-1, || {
+        record(Func::StartDaemon);
+        // SAFETY: the caller passes NULL or a valid daemon struct.
+        on_default(|h| Ok(h.start_daemon(&unsafe { arg(dm, "dm") }?.to_model()?)?))
+    })
+}
+
+/// Stops the sync daemon whose `state` (master or backup) `dm` names. Returns 0, or -1
+/// with errno: `ESRCH` if none runs. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvs_daemon_t) -> c_int {
+    boundary(-1, || {
+        record(Func::StopDaemon);
+        // SAFETY: the caller passes NULL or a valid daemon struct.
+        on_default(|h| Ok(h.stop_daemon(unsafe { arg(dm, "dm") }?.role()?)?))
+    })
+}
+
+/// All virtual services, in one `malloc` block that the caller releases with `free()`;
+/// both `stats` and `stats64` are filled. NULL with errno on failure. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
+    boundary(std::ptr::null_mut(), || {
+        pointer(default_handle::with_default(|h| {
+            let services = h.services()?;
+            let header = ip_vs_get_services { num_services: services.len() as c_uint, entrytable: [] };
+            malloc_block(header, services.iter().map(ip_vs_service_entry::from))
+        }))
+    })
+}
+
+/// The destinations of the service `svc` (read only; its `num_dests` is ignored), in one
+/// `malloc` block that the caller releases with `free()`. An unknown service gives an
+/// empty list, as the kernel reports it. NULL with errno on failure. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_get_dests(svc: *mut ipvs_service_entry_t) -> *mut ip_vs_get_dests {
+    boundary(std::ptr::null_mut(), || {
+        record(Func::GetDests);
+        pointer(default_handle::with_default(|h| {
+            // SAFETY: the caller passes NULL or a valid service entry.
+            let key = unsafe { arg(svc, "svc") }?.key()?;
+            let dests = h.dests(&key)?;
+            let header = ip_vs_get_dests::header_for(&key, dests.len());
+            malloc_block(header, dests.iter().map(ip_vs_dest_entry::from))
+        }))
+    })
+}
+
+/// One service, in a `malloc` block the caller releases with `free()`. `addr` is passed
+/// by value, as in libipvs. NULL with errno on failure (`ESRCH`: no such service).
+/// Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_get_service(
+    fwmark: u32,
+    af: u16,
+    protocol: u16,
+    addr: nf_inet_addr,
+    port: u16,
+) -> *mut ipvs_service_entry_t {
+    boundary(std::ptr::null_mut(), || {
+        record(Func::GetService);
+        pointer(default_handle::with_default(|h| {
+            let key = service_key(af, fwmark, protocol, &addr, port)?;
+            let entry = ip_vs_service_entry::from(&h.service(&key)?);
+            malloc_block(entry, std::iter::empty::<u8>())
+        }))
+    })
+}
+
+/// The current timeouts, in a `malloc` block the caller releases with `free()`. NULL with
+/// errno on failure. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_get_timeout() -> *mut ipvs_timeout_t {
+    boundary(std::ptr::null_mut(), || {
+        record(Func::GetTimeout);
+        pointer(default_handle::with_default(|h| {
+            malloc_block(ipvs_timeout_t::from(&h.timeouts()?), std::iter::empty::<u8>())
+        }))
+    })
+}
+
+/// The running sync daemons as an array of exactly two `ipvs_daemon_t` in one `malloc`
+/// block (caller `free()`s it): the first one reported in `[0]`, the second in `[1]`;
+/// an unused slot has `state` 0. NULL with errno on failure. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_get_daemon() -> *mut ipvs_daemon_t {
+    boundary(std::ptr::null_mut(), || {
+        record(Func::GetDaemon);
+        pointer(default_handle::with_default(|h| {
+            let mut pair = [ipvs_daemon_zeroed(), ipvs_daemon_zeroed()];
+            for (slot, d) in pair.iter_mut().zip(&h.daemons()?) {
+                *slot = ipvs_daemon_t::from(d);
+            }
+            Ok(malloc_block(pair, std::iter::empty::<u8>())? as *mut ipvs_daemon_t)
+        }))
+    })
+}
+
+fn ipvs_daemon_zeroed() -> ipvs_daemon_t {
+    ipvs_daemon_t {
+        state: 0,
+        mcast_ifn: [0; IP_VS_IFNAME_MAXLEN],
+        syncid: 0,
+        sync_maxlen: 0,
+        mcast_port: 0,
+        mcast_ttl: 0,
+        mcast_af: 0,
+        mcast_group: nf_inet_addr::zeroed(),
+    }
+}
+
+/// Closes the connection to IPVS; the next call opens a new one. Thread-safe.
+#[no_mangle]
+pub extern "C" fn ipvs_close() {
+    boundary((), default_handle::close)
+}
+
+/// A message for `err`: libipvs's text for the last libipvs function this thread called
+/// (e.g. "No such service"), else `strerror(err)`. The string is static; do not free it.
+#[no_mangle]
+pub extern "C" fn ipvs_strerror(err: c_int) -> *const c_char {
+    boundary(c"Unknown error".as_ptr(), || strerror::message(err))
+}
+
+/// Sorts `s`'s entries with `f` (`ipvs_cmp_services` when `f` is NULL); NULL `s` is a no-op.
+#[no_mangle]
+pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service_cmp_t) {
+    boundary((), || {
+        if !s.is_null() {
+            // SAFETY: the caller passes a block from ipvs_get_services: a header followed
+            // by num_services entries.
+            unsafe {
+                let entries = std::ptr::addr_of_mut!((*s).entrytable) as *mut ipvs_service_entry_t;
+                compare::sort(entries, (*s).num_services as usize, f.unwrap_or(ipvs_cmp_services));
+            }
+        }
+    })
+}
+
+/// Sorts `d`'s entries with `f` (`ipvs_cmp_dests` when `f` is NULL); NULL `d` is a no-op.
+#[no_mangle]
+pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
+    boundary((), || {
+        if !d.is_null() {
+            // SAFETY: the caller passes a block from ipvs_get_dests: a header followed by
+            // num_dests entries.
+            unsafe {
+                let entries = std::ptr::addr_of_mut!((*d).entrytable) as *mut ipvs_dest_entry_t;
+                compare::sort(entries, (*d).num_dests as usize, f.unwrap_or(ipvs_cmp_dests));
+            }
+        }
+    })
+}
