@@ -4,6 +4,7 @@
 mod error;
 mod socket;
 
+use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
@@ -178,10 +179,19 @@ impl Handle {
     }
 
     /// Every service, in the kernel's order.
+    ///
+    /// The kernel resumes a dump by position in a service table that all namespaces share,
+    /// so services added or deleted in any namespace while the dump runs make it repeat some
+    /// of ours (even a one-part dump: its final, empty part walks the table again) or, in a
+    /// dump of several parts, skip some. Repeats are dropped here; skips cannot be seen.
     pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
         let mut all = Vec::new();
+        let mut seen = HashSet::new();
         self.request(Request::DumpServices, |_, attrs| {
-            all.push(ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?);
+            let entry = ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?;
+            if seen.insert(entry.service.key) {
+                all.push(entry);
+            }
             Ok(())
         })?;
         Ok(all)
@@ -240,8 +250,36 @@ impl Handle {
         self.write(Request::NewDaemon(daemon))
     }
 
+    /// Stops the sync daemon of `role`; errno `ESRCH` if none runs.
+    ///
+    /// When the daemon's kernel thread has not run yet, the kernel stops it but returns
+    /// `EINTR`, which netlink never answers: a request waiting for that answer would wait
+    /// forever (ipvsadm does). So a dump of the daemons follows in the same datagram, and
+    /// when the stop goes unanswered, that dump says whether the daemon is gone.
     pub fn stop_daemon(&mut self, role: DaemonRole) -> Result<()> {
-        self.write(Request::DelDaemon(role))
+        self.ensure_own_socket()?;
+        let family = self.family;
+        let stop = Request::DelDaemon(role);
+        let mut still_running = false;
+        let answer = self.socket.request_after(
+            (&stop, &|buf: &mut Vec<u8>, seq| stop.encode(buf, family, seq)),
+            &Request::DumpDaemons,
+            |buf, seq| Request::DumpDaemons.encode(buf, family, seq),
+            |_, attrs| {
+                let daemon = ipvs::decode_daemon(ipvs::top_level_nest(attrs, cmd_attr::DAEMON)?)?;
+                still_running |= daemon.role == role;
+                Ok(())
+            },
+        )?;
+        match answer {
+            Some(outcome) => outcome,
+            None if still_running => Err(Error::Kernel {
+                context: stop.to_string(),
+                errno: libc::EINTR,
+                detail: Some("the kernel did not answer and the daemon still runs".into()),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The running sync daemons: the master first, then the backup.

@@ -59,17 +59,59 @@ impl Socket {
         &mut self,
         context: &dyn std::fmt::Display,
         encode: impl FnOnce(&mut Vec<u8>, u32),
-        mut on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+        on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<()> {
-        let seq = self.next_seq();
+        self.exchange(None, context, encode, on_data).map(|_| ())
+    }
+
+    /// Sends `first`, then in the same datagram the request built by `encode`, whose answer
+    /// goes to `on_data` as in [`Socket::request`]. The kernel handles them in order, so
+    /// once the second is answered, `first`'s outcome is known: `None` if the kernel sent
+    /// no answer to it at all (netlink stays silent when a command returns `EINTR`).
+    pub fn request_after(
+        &mut self,
+        first: (&dyn std::fmt::Display, &dyn Fn(&mut Vec<u8>, u32)),
+        context: &dyn std::fmt::Display,
+        encode: impl FnOnce(&mut Vec<u8>, u32),
+        on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<Option<Result<()>>> {
+        self.exchange(Some(first), context, encode, on_data)
+    }
+
+    fn exchange(
+        &mut self,
+        first: Option<(&dyn std::fmt::Display, &dyn Fn(&mut Vec<u8>, u32))>,
+        context: &dyn std::fmt::Display,
+        encode: impl FnOnce(&mut Vec<u8>, u32),
+        mut on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<Option<Result<()>>> {
         self.send_buf.clear();
+        let first_seq = first.map(|(_, encode_first)| {
+            let seq = self.next_seq();
+            encode_first(&mut self.send_buf, seq);
+            seq
+        });
+        let seq = self.next_seq();
         encode(&mut self.send_buf, seq);
         self.send(context)?;
+        let mut first_outcome = None;
         let mut failure = None;
         loop {
             let len = self.recv(context)?;
             for msg in messages(&self.recv_buf[..len]) {
                 let msg = msg.map_err(|e| malformed(context, e))?;
+                if Some(msg.seq) == first_seq {
+                    let first_context = first.map_or(context, |(c, _)| c);
+                    first_outcome = match msg.reply().map_err(|e| malformed(first_context, e))? {
+                        Reply::Error { errno, detail } => Some(Err(Error::Kernel {
+                            context: first_context.to_string(),
+                            errno,
+                            detail,
+                        })),
+                        _ => Some(Ok(())),
+                    };
+                    continue;
+                }
                 if msg.seq != seq {
                     continue; // left over from an earlier, abandoned exchange
                 }
@@ -84,7 +126,7 @@ impl Socket {
                     Reply::Ack | Reply::Done => {
                         return match failure {
                             Some(e) => Err(malformed(context, e)),
-                            None => Ok(()),
+                            None => Ok(first_outcome),
                         }
                     }
                     Reply::Error { errno, detail } => {
