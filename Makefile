@@ -1,0 +1,105 @@
+# Entry points for building, installing and testing ipvsrs. `make test` is what CI runs;
+# `make demo` is the README's first command.
+CARGO ?= cargo
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+# Extra libtest arguments for the kernel tests, e.g. make test-kernel KERNEL_TEST_ARGS=scheduler
+KERNEL_TEST_ARGS ?=
+
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
+MAJOR := $(firstword $(subst ., ,$(VERSION)))
+RELEASE := target/release
+# What a static link of libipvsrs.a needs (rustc --print native-static-libs, without
+# -lgcc_s: the compiler driver adds the unwinder itself, and -static has no libgcc_s).
+LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl -lc
+CBINDGEN_VERSION := 0.29.4
+CBINDGEN := .testbed/cbindgen/bin/cbindgen
+CFLAGS_STRICT := -Wall -Wextra -Werror -O2 -g
+# C tests build against a DESTDIR install, found only through pkg-config.
+STAGE := $(CURDIR)/target/stage
+STAGE_PREFIX := /usr
+STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
+CBIN := target/c-tests
+C_TESTS := layout compat native threads
+DEMO_PREFIX := $(CURDIR)/target/demo-prefix
+
+# Run the prerequisites of a target one after another, in the order written.
+.NOTPARALLEL:
+
+.PHONY: all build install header check-header check-install c-tests demo \
+        test testbed test-host test-kernel
+
+## all: build the shared and static libraries
+all: build
+
+## build: cargo build --release (libipvsrs.so, libipvsrs.a)
+build:
+	$(CARGO) build --release --lib
+
+## install: libraries, headers and ipvsrs.pc under $(DESTDIR)$(PREFIX)
+install: build
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ipvsrs
+	install -m 755 $(RELEASE)/libipvsrs.so $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(VERSION)
+	ln -sf libipvsrs.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(MAJOR)
+	ln -sf libipvsrs.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so
+	install -m 644 $(RELEASE)/libipvsrs.a $(DESTDIR)$(PREFIX)/lib/libipvsrs.a
+	install -m 644 include/ipvsrs.h include/libipvs.h $(DESTDIR)$(PREFIX)/include/ipvsrs/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	    -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' pkgconfig/ipvsrs.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ipvsrs.pc
+
+$(CBINDGEN):
+	$(CARGO) install --quiet --locked --root .testbed/cbindgen cbindgen --version $(CBINDGEN_VERSION)
+
+## header: regenerate include/ipvsrs.h from src/capi with the pinned cbindgen
+header: $(CBINDGEN)
+	$(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs --output include/ipvsrs.h
+
+## check-header: fail if include/ipvsrs.h differs from what the source generates
+check-header: $(CBINDGEN)
+	$(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs --output target/ipvsrs.h
+	diff -u include/ipvsrs.h target/ipvsrs.h || \
+	    { echo "include/ipvsrs.h is stale: run make header" >&2; exit 1; }
+
+## check-install: a DESTDIR install has the right files, SONAME, exports and versions
+check-install: c-tests
+	tests/install/check $(STAGE) $(STAGE_PREFIX) $(VERSION)
+
+## c-tests: the C tests and examples, built through pkg-config against a DESTDIR install
+c-tests:
+	rm -rf $(STAGE) $(CBIN)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)
+	mkdir -p $(CBIN)
+	for t in $(C_TESTS); do \
+	    $(CC) $(CFLAGS_STRICT) -pthread -Itests/c tests/c/$$t.c -o $(CBIN)/$$t \
+	        $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib || exit 1; \
+	done
+	$(CC) $(CFLAGS_STRICT) -static -Itests/c tests/c/compat.c -o $(CBIN)/compat-static \
+	    $$($(STAGE_PC) --static --cflags --libs ipvsrs)
+	$(CC) $(CFLAGS_STRICT) c-examples/quickstart.c -o $(CBIN)/quickstart \
+	    $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib
+
+## demo: build, install into a prefix, build c-examples/quickstart.c with pkg-config and
+## run it against a real IPVS table (a fresh namespace on an IPVS host, else the VM)
+demo: testbed
+	$(MAKE) --no-print-directory install PREFIX=$(DEMO_PREFIX)
+	$(CC) $(CFLAGS_STRICT) c-examples/quickstart.c -o target/quickstart \
+	    $$(PKG_CONFIG_PATH=$(DEMO_PREFIX)/lib/pkgconfig pkg-config --cflags --libs ipvsrs) \
+	    -Wl,-rpath,$(DEMO_PREFIX)/lib
+	tests/testbed/run-in-kernel unshare --net sh -c 'ip link set lo up && target/quickstart'
+
+## test: everything: prepare the test bed, then host tests, then kernel tests
+test: testbed test-host test-kernel
+
+## testbed: install what the tests need (packages, virtme-ng, a kernel with IPVS)
+testbed:
+	tests/testbed/setup
+
+## test-host: tests that need no IPVS kernel (the kernel tests show as ignored)
+test-host: check-header check-install
+	$(CARGO) test
+
+## test-kernel: the ignored tests of tests/kernel, as root in a kernel with IPVS (VM if needed)
+test-kernel: c-tests
+	IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests $(KERNEL_TEST_ARGS)
