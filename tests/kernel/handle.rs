@@ -1,7 +1,7 @@
 use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
 use ipvsrs::Handle;
 
-use crate::support::Netns;
+use crate::support::{assert_saved, Netns};
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
@@ -24,7 +24,7 @@ fn handle_in_namespace_writes_only_there() {
     let key = ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80);
     h.add_service(&Service::new(key, "rr")).unwrap();
     h.add_dest(&key, &Destination::new("10.0.0.2".parse().unwrap(), 80, Forward::Masq)).unwrap();
-    assert_eq!(ns.ipvsadm(&["-Sn"]), "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1\n");
-    assert_eq!(other.ipvsadm(&["-Sn"]), "");
+    assert_saved(&ns, &["-A -t 10.0.0.1:80 -s rr", "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1"]);
+    assert_saved(&other, &[] as &[&str]);
     assert!(Handle::open_in_netns(other.path()).unwrap().services().unwrap().is_empty());
 }

@@ -4,3 +4,12 @@
 mod support;
 
 mod handle;
+mod services;
+mod dests;
+mod ipvsadm_compat;
+mod errors;
+mod daemon;
+mod config;
+mod scale;
+mod process;
+mod c_api;

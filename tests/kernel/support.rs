@@ -1,11 +1,17 @@
 //! Test support: every kernel test runs in a fresh, named network namespace, so tests run
 //! in parallel and never touch the IPVS table of the namespace the tests started in.
 
+use std::fmt::Debug;
+use std::fs::File;
+use std::io;
+use std::net::IpAddr;
+use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use ipvsrs::Handle;
+use ipvsrs::model::{Service, ServiceEntry, ServiceKey};
+use ipvsrs::{Error, Handle, Result};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
@@ -42,11 +48,6 @@ impl Netns {
         run(self.exec("ipvsadm").args(args))
     }
 
-    /// `ipvsadm ARGS` inside the namespace, whatever its outcome.
-    pub fn ipvsadm_output(&self, args: &[&str]) -> Output {
-        self.exec("ipvsadm").args(args).output().expect("run ipvsadm")
-    }
-
     /// A command that will run inside the namespace.
     pub fn exec(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -71,4 +72,71 @@ pub fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+/// `ipvsadm -Sn` prints exactly `lines` (ipvsadm sorts services and destinations itself).
+pub fn assert_saved(ns: &Netns, lines: &[impl AsRef<str>]) {
+    let expected: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
+    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), expected);
+}
+
+/// How often `settled` reads at most.
+const MAX_READS: usize = 20;
+
+/// Reads a service dump until two reads in a row agree. The kernel resumes a dump by
+/// position in its service table, which all namespaces share: services added or deleted in
+/// any namespace meanwhile (tests run in parallel) make it repeat some of ours, even in a
+/// small dump, or skip some in a dump of several parts. `Handle::services` drops repeats,
+/// ipvsadm does not.
+pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
+    let mut last = read();
+    for _ in 1..MAX_READS {
+        let next = read();
+        if next == last {
+            return next;
+        }
+        last = next;
+    }
+    panic!("{MAX_READS} reads of a dump in a row all differed");
+}
+
+/// The keys of listed services, sorted (the kernel lists them in hash order).
+pub fn sorted_keys(entries: Vec<ServiceEntry>) -> Vec<ServiceKey> {
+    keys_of(entries.iter().map(|e| &e.service))
+}
+
+/// The keys of `services`, sorted.
+pub fn keys_of<'a>(services: impl IntoIterator<Item = &'a Service>) -> Vec<ServiceKey> {
+    let mut keys: Vec<ServiceKey> = services.into_iter().map(|s| s.key).collect();
+    keys.sort();
+    keys
+}
+
+/// Runs `f` on a thread that has entered `ns`; the calling thread stays where it is.
+pub fn in_netns<T: Send>(ns: &Netns, f: impl FnOnce() -> T + Send) -> T {
+    let target = File::open(ns.path()).expect("open the namespace");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            // SAFETY: setns only reads the descriptor and moves this thread alone.
+            let rc = unsafe { libc::setns(target.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(rc, 0, "setns: {}", io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Asserts that `result` failed with `errno` and that its message contains `context`
+/// (the operation and the object); returns the error for further checks.
+pub fn assert_fails<T: Debug>(result: Result<T>, errno: i32, context: &str) -> Error {
+    let err = result.expect_err(&format!("expected {context} to fail with errno {errno}"));
+    assert_eq!(err.errno(), errno, "errno of {err}");
+    let text = err.to_string();
+    assert!(text.contains(context), "{text:?} does not mention {context:?}");
+    err
 }

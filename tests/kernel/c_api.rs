@@ -1,0 +1,112 @@
+//! The C tests of tests/c and the quickstart example, built by `make c-tests` through
+//! pkg-config against a DESTDIR install (the directory is in IPVSRS_C_TESTS), each run in
+//! a fresh namespace, directly and under valgrind's memcheck.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::support::{assert_saved, run, Netns};
+
+fn binary(name: &str) -> PathBuf {
+    let dir = std::env::var_os("IPVSRS_C_TESTS")
+        .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
+    let path = PathBuf::from(dir).join(name);
+    assert!(path.exists(), "{} is missing: run `make c-tests`", path.display());
+    path
+}
+
+/// Runs a C test in `ns` (optionally under valgrind) and checks its TAP summary.
+fn run_c_test(ns: &Netns, name: &str, args: &[&str], valgrind: bool) -> String {
+    let mut cmd = if valgrind {
+        let mut c = ns.exec("valgrind");
+        // Leaks of any kind and invalid accesses make the run fail with status 99.
+        c.args(["-q", "--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible"]);
+        c.arg(binary(name));
+        c
+    } else {
+        ns.exec(binary(name).to_str().unwrap())
+    };
+    let out = run(cmd.args(args));
+    assert!(out.contains(" passed, 0 failed"), "{name}: {out}");
+    assert!(!out.contains("not ok"), "{name}: {out}");
+    out
+}
+
+fn check(name: &str, valgrind: bool) {
+    let ns = Netns::new();
+    let other = Netns::new();
+    let other_path = other.path();
+    let args: &[&str] = if name == "native" { &[other_path.to_str().unwrap()] } else { &[] };
+    run_c_test(&ns, name, args, valgrind);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_layout_matches_libipvs() {
+    check("layout", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_libipvs_api() {
+    check("compat", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_libipvs_api_under_valgrind() {
+    check("compat", true);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_libipvs_api_linked_statically() {
+    // A static executable has no program interpreter (no dynamic loader, no libipvsrs.so).
+    let headers = run(Command::new("readelf").args(["--program-headers", "--wide"]).arg(binary("compat-static")));
+    assert!(!headers.contains("INTERP"), "{headers}");
+    check("compat-static", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_native_api() {
+    check("native", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_native_api_under_valgrind() {
+    check("native", true);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_threads_share_the_library() {
+    check("threads", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_threads_under_valgrind() {
+    check("threads", true);
+}
+
+/// The README's first program: unchanged libipvs code adds a service and two servers,
+/// and the table it prints is what ipvsadm reads from the kernel.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn quickstart_example_programs_the_kernel() {
+    let ns = Netns::new();
+    let out = run(&mut ns.exec(binary("quickstart").to_str().unwrap()));
+    assert!(out.contains("TCP  192.0.2.10:80 wrr"), "{out}");
+    assert!(out.contains("  -> 198.51.100.1:8080            Masq    100"), "{out}");
+    assert!(out.contains("  -> 198.51.100.2:8080            Masq    200"), "{out}");
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 192.0.2.10:80 -s wrr",
+            "-a -t 192.0.2.10:80 -r 198.51.100.1:8080 -m -w 100",
+            "-a -t 192.0.2.10:80 -r 198.51.100.2:8080 -m -w 200",
+        ],
+    );
+}
