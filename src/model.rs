@@ -87,18 +87,30 @@ impl Protocol {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ServiceKey {
     /// `protocol://addr:port`; the family follows from the address.
-    Addr { protocol: Protocol, addr: IpAddr, port: u16 },
+    Addr {
+        protocol: Protocol,
+        addr: IpAddr,
+        port: u16,
+    },
     /// A firewall mark, per address family (the same mark may exist for IPv4 and IPv6).
     Fwmark { family: Family, mark: u32 },
 }
 
 impl ServiceKey {
     pub fn tcp(addr: IpAddr, port: u16) -> ServiceKey {
-        ServiceKey::Addr { protocol: Protocol::Tcp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr,
+            port,
+        }
     }
 
     pub fn udp(addr: IpAddr, port: u16) -> ServiceKey {
-        ServiceKey::Addr { protocol: Protocol::Udp, addr, port }
+        ServiceKey::Addr {
+            protocol: Protocol::Udp,
+            addr,
+            port,
+        }
     }
 
     pub fn fwmark(family: Family, mark: u32) -> ServiceKey {
@@ -118,11 +130,21 @@ impl fmt::Display for ServiceKey {
     /// (`fwmark6:7` for an IPv6 fwmark service).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ServiceKey::Addr { protocol, addr, port } => {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => {
                 write!(f, "{}://{}", protocol.name(), SocketDisplay(*addr, *port))
             }
-            ServiceKey::Fwmark { family: Family::Inet, mark } => write!(f, "fwmark:{mark}"),
-            ServiceKey::Fwmark { family: Family::Inet6, mark } => write!(f, "fwmark6:{mark}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet,
+                mark,
+            } => write!(f, "fwmark:{mark}"),
+            ServiceKey::Fwmark {
+                family: Family::Inet6,
+                mark,
+            } => write!(f, "fwmark6:{mark}"),
         }
     }
 }
@@ -329,7 +351,10 @@ impl Destination {
 
     /// The destination's identity within its service.
     pub fn key(&self) -> DestKey {
-        DestKey { addr: self.addr, port: self.port }
+        DestKey {
+            addr: self.addr,
+            port: self.port,
+        }
     }
 }
 

@@ -11,7 +11,10 @@ const CAP_NET_ADMIN: u32 = 12;
 /// Whether this process has CAP_NET_ADMIN in its effective set (`CapEff` in /proc).
 fn has_cap_net_admin() -> bool {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let hex = status.lines().find_map(|l| l.strip_prefix("CapEff:")).expect("CapEff line");
+    let hex = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .expect("CapEff line");
     let caps = u64::from_str_radix(hex.trim(), 16).unwrap();
     caps & (1 << CAP_NET_ADMIN) != 0
 }
@@ -33,7 +36,10 @@ fn open_matches_whether_the_kernel_has_ipvs() {
             assert_eq!(h.info().unwrap().version, 0x010201);
         }
         (true, Err(e)) => {
-            assert!(!has_cap_net_admin(), "IPVS is there and we may use it, yet: {e}");
+            assert!(
+                !has_cap_net_admin(),
+                "IPVS is there and we may use it, yet: {e}"
+            );
             assert_eq!(e.errno(), libc::EPERM, "{e}");
         }
     }

@@ -45,10 +45,19 @@ struct Fixture {
 }
 
 fn fixture(name: &str) -> Fixture {
-    let path = format!("{}/tests/data/replies/{name}.bin", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/data/replies/{name}.bin",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    let index = CAPTURE_ORDER.iter().position(|n| *n == name).expect("a captured file");
-    Fixture { bytes: bytes.leak(), seq: index as u32 + 1 }
+    let index = CAPTURE_ORDER
+        .iter()
+        .position(|n| *n == name)
+        .expect("a captured file");
+    Fixture {
+        bytes: bytes.leak(),
+        seq: index as u32 + 1,
+    }
 }
 
 /// One data message of an answer.
@@ -74,11 +83,17 @@ impl Fixture {
         while let Some(msg) = msgs.next() {
             assert_eq!(msg.seq, self.seq, "seq of every message of the answer");
             match msg.reply().expect("a decodable message") {
-                Reply::Data { cmd, attrs } => {
-                    data.push(Data { kind: msg.kind, flags: msg.flags, cmd, attrs })
-                }
+                Reply::Data { cmd, attrs } => data.push(Data {
+                    kind: msg.kind,
+                    flags: msg.flags,
+                    cmd,
+                    attrs,
+                }),
                 end => {
-                    assert!(msgs.next().is_none(), "messages after the end of the answer");
+                    assert!(
+                        msgs.next().is_none(),
+                        "messages after the end of the answer"
+                    );
                     return Answer { data, end };
                 }
             }
@@ -226,7 +241,13 @@ fn dumped_dests(name: &str, service_family: Family) -> Vec<DestEntry> {
 /// connection, one packet of 20 + 8 + 6 bytes); the rate estimates are not predictable.
 fn assert_one_datagram(stats: &Stats) {
     assert_eq!(
-        (stats.conns, stats.inpkts, stats.inbytes, stats.outpkts, stats.outbytes),
+        (
+            stats.conns,
+            stats.inpkts,
+            stats.inbytes,
+            stats.outpkts,
+            stats.outbytes
+        ),
         (1, 1, 34, 0, 0),
         "conns, inpkts, inbytes, outpkts, outbytes"
     );
@@ -244,14 +265,27 @@ fn the_controller_reports_the_ipvs_family_at_version_1() {
 fn info_reply() {
     let attrs = fixture("info").single(cmd::SET_INFO);
     // IP_VS_VERSION_CODE 1.2.1; 2^12 connection buckets (Debian's CONFIG_IP_VS_TAB_BITS=12).
-    assert_eq!(decode_info(attrs).unwrap(), Info { version: 0x010201, conn_tab_size: 4096 });
+    assert_eq!(
+        decode_info(attrs).unwrap(),
+        Info {
+            version: 0x010201,
+            conn_tab_size: 4096
+        }
+    );
 }
 
 #[test]
 fn timeouts_reply() {
     let attrs = fixture("timeouts").single(cmd::SET_CONFIG);
     // ipvsadm --set 1000 110 310
-    assert_eq!(decode_timeouts(attrs).unwrap(), Timeouts { tcp: 1000, tcp_fin: 110, udp: 310 });
+    assert_eq!(
+        decode_timeouts(attrs).unwrap(),
+        Timeouts {
+            tcp: 1000,
+            tcp_fin: 110,
+            udp: 310
+        }
+    );
 }
 
 #[test]
@@ -272,7 +306,13 @@ fn services_dump_has_one_message_per_service_then_done() {
 fn service_get_reply() {
     let attrs = fixture("service-get").single(cmd::NEW_SERVICE);
     let entry = decode_service(top_level_nest(attrs, cmd_attr::SERVICE).unwrap()).unwrap();
-    assert_eq!(entry, ServiceEntry { service: tcp_service(), stats: Stats::default() });
+    assert_eq!(
+        entry,
+        ServiceEntry {
+            service: tcp_service(),
+            stats: Stats::default()
+        }
+    );
 }
 
 #[test]
@@ -282,8 +322,14 @@ fn service_counters_come_from_stats64_and_match_the_32_bit_ones() {
     let entry = decode_service(nest).unwrap();
     assert_one_datagram(&entry.stats);
     let stats_nest = |kind| top_level_nest_in(nest, kind);
-    assert_eq!(decode_stats(stats_nest(svc_attr::STATS64)).unwrap(), entry.stats);
-    assert_eq!(decode_stats(stats_nest(svc_attr::STATS)).unwrap(), entry.stats);
+    assert_eq!(
+        decode_stats(stats_nest(svc_attr::STATS64)).unwrap(),
+        entry.stats
+    );
+    assert_eq!(
+        decode_stats(stats_nest(svc_attr::STATS)).unwrap(),
+        entry.stats
+    );
 }
 
 /// The payload of attribute `kind` in `attrs`, found without the code under test.
@@ -305,7 +351,11 @@ fn dests_dump_of_an_ipv4_service() {
     masq.lower_threshold = 10;
     let route = dest(v4(10, 0, 1, 2), 80, Forward::Route, 2); // -g -w 2
     let mut tunnel = dest(v4(10, 0, 1, 3), 80, Forward::Tunnel, 1); // -i --tun-type gue ...
-    tunnel.tunnel = Tunnel { kind: TunnelType::Gue, port: 6080, flags: TunnelFlags::CSUM };
+    tunnel.tunnel = Tunnel {
+        kind: TunnelType::Gue,
+        port: 6080,
+        flags: TunnelFlags::CSUM,
+    };
     assert_eq!(
         dumped_dests("dests-dump", Family::Inet),
         vec![idle(masq), idle(route), idle(tunnel)]
@@ -338,7 +388,11 @@ fn dest_with_traffic_has_counters() {
     assert_eq!(dests[0].dest, dest(v4(10, 0, 1, 5), 53, Forward::Masq, 1));
     // The datagram's UDP connection entry counts as inactive.
     assert_eq!(
-        (dests[0].active_conns, dests[0].inactive_conns, dests[0].persistent_conns),
+        (
+            dests[0].active_conns,
+            dests[0].inactive_conns,
+            dests[0].persistent_conns
+        ),
         (0, 1, 0)
     );
     assert_one_datagram(&dests[0].stats);
@@ -375,7 +429,13 @@ fn ack_reply() {
 #[test]
 fn error_reply_for_a_missing_service() {
     assert!(fixture("error-esrch")
-        .ipvs_data(0, Reply::Error { errno: libc::ESRCH, detail: None })
+        .ipvs_data(
+            0,
+            Reply::Error {
+                errno: libc::ESRCH,
+                detail: None
+            }
+        )
         .is_empty());
 }
 
@@ -468,7 +528,13 @@ fn unknown_attributes_are_ignored() {
     top.extend(attr(cmd_attr::SERVICE, &service));
     top.extend(attr(0x3ffe, &[]));
     let decoded = decode_service(top_level_nest(&top, cmd_attr::SERVICE).unwrap()).unwrap();
-    assert_eq!(decoded.service, Service { scheduler: "wrr".into(), ..bare_tcp_service() });
+    assert_eq!(
+        decoded.service,
+        Service {
+            scheduler: "wrr".into(),
+            ..bare_tcp_service()
+        }
+    );
 }
 
 #[test]
@@ -481,15 +547,27 @@ fn nests_are_found_with_or_without_the_nested_flag() {
 #[test]
 fn missing_optional_service_attributes_take_defaults() {
     let entry = decode_service(&service_identity(None)).unwrap();
-    assert_eq!(entry, ServiceEntry { service: bare_tcp_service(), stats: Stats::default() });
+    assert_eq!(
+        entry,
+        ServiceEntry {
+            service: bare_tcp_service(),
+            stats: Stats::default()
+        }
+    );
 }
 
 #[test]
 fn ipv6_fwmark_service_without_netmask_is_per_host() {
-    let nest =
-        [u16_attr(svc_attr::AF, libc::AF_INET6 as u16), u32_attr(svc_attr::FWMARK, 3)].concat();
+    let nest = [
+        u16_attr(svc_attr::AF, libc::AF_INET6 as u16),
+        u32_attr(svc_attr::FWMARK, 3),
+    ]
+    .concat();
     let service = decode_service(&nest).unwrap().service;
-    assert_eq!((service.key, service.netmask), (ServiceKey::fwmark(Family::Inet6, 3), 128));
+    assert_eq!(
+        (service.key, service.netmask),
+        (ServiceKey::fwmark(Family::Inet6, 3), 128)
+    );
 }
 
 #[test]
@@ -517,15 +595,30 @@ fn missing_required_attributes_are_named_in_the_error() {
     let no_size = u32_attr(info_attr::VERSION, 0x010201);
     let no_addr = attr(dest_attr::PORT, &80u16.to_be_bytes());
     let cases = [
-        ("IPVS_SVC_ATTR_AF", decode_service(&service_identity(Some(svc_attr::AF))).err()),
+        (
+            "IPVS_SVC_ATTR_AF",
+            decode_service(&service_identity(Some(svc_attr::AF))).err(),
+        ),
         (
             "IPVS_SVC_ATTR_PROTOCOL",
             decode_service(&service_identity(Some(svc_attr::PROTOCOL))).err(),
         ),
-        ("IPVS_SVC_ATTR_ADDR", decode_service(&service_identity(Some(svc_attr::ADDR))).err()),
-        ("IPVS_SVC_ATTR_PORT", decode_service(&service_identity(Some(svc_attr::PORT))).err()),
-        ("IPVS_DEST_ATTR_ADDR", decode_dest(&no_addr, Family::Inet).err()),
-        ("IPVS_DAEMON_ATTR_MCAST_IFN", decode_daemon(&no_ifname).err()),
+        (
+            "IPVS_SVC_ATTR_ADDR",
+            decode_service(&service_identity(Some(svc_attr::ADDR))).err(),
+        ),
+        (
+            "IPVS_SVC_ATTR_PORT",
+            decode_service(&service_identity(Some(svc_attr::PORT))).err(),
+        ),
+        (
+            "IPVS_DEST_ATTR_ADDR",
+            decode_dest(&no_addr, Family::Inet).err(),
+        ),
+        (
+            "IPVS_DAEMON_ATTR_MCAST_IFN",
+            decode_daemon(&no_ifname).err(),
+        ),
         ("IPVS_INFO_ATTR_CONN_TAB_SIZE", decode_info(&no_size).err()),
     ];
     for (name, err) in cases {
@@ -545,11 +638,20 @@ fn a_short_fixed_size_attribute_is_an_error() {
 /// counters, 64-bit byte counts), or all 64-bit as in STATS64 if `wide`.
 fn stats_nest(kind: u16, wide: bool, conns: u32, inbytes: u64, outpps: u32) -> Vec<u8> {
     let counters = if wide {
-        [u64_attr(stats_attr::CONNS, conns.into()), u64_attr(stats_attr::OUTPPS, outpps.into())]
+        [
+            u64_attr(stats_attr::CONNS, conns.into()),
+            u64_attr(stats_attr::OUTPPS, outpps.into()),
+        ]
     } else {
-        [u32_attr(stats_attr::CONNS, conns), u32_attr(stats_attr::OUTPPS, outpps)]
+        [
+            u32_attr(stats_attr::CONNS, conns),
+            u32_attr(stats_attr::OUTPPS, outpps),
+        ]
     };
-    attr(kind, &[counters.concat(), u64_attr(stats_attr::INBYTES, inbytes)].concat())
+    attr(
+        kind,
+        &[counters.concat(), u64_attr(stats_attr::INBYTES, inbytes)].concat(),
+    )
 }
 
 #[test]
@@ -565,8 +667,17 @@ fn stats64_is_preferred_over_stats_in_either_order() {
 
 #[test]
 fn stats_alone_is_used_by_older_kernels() {
-    let nest = [service_identity(None), stats_nest(svc_attr::STATS, false, 7, 1 << 33, 9)].concat();
-    let expected = Stats { conns: 7, inbytes: 1 << 33, outpps: 9, ..Stats::default() };
+    let nest = [
+        service_identity(None),
+        stats_nest(svc_attr::STATS, false, 7, 1 << 33, 9),
+    ]
+    .concat();
+    let expected = Stats {
+        conns: 7,
+        inbytes: 1 << 33,
+        outpps: 9,
+        ..Stats::default()
+    };
     assert_eq!(decode_service(&nest).unwrap().stats, expected);
 }
 
@@ -574,17 +685,39 @@ fn stats_alone_is_used_by_older_kernels() {
 fn stats_padding_is_ignored() {
     // IPVS_STATS_ATTR_PAD (11) aligns the 64-bit values on some architectures.
     let pad = attr(11, &[0xee; 4]);
-    let nest = [pad.clone(), u64_attr(stats_attr::INPKTS, 5), pad, u64_attr(stats_attr::OUTBPS, 6)]
-        .concat();
-    assert_eq!(decode_stats(&nest).unwrap(), Stats { inpkts: 5, outbps: 6, ..Stats::default() });
+    let nest = [
+        pad.clone(),
+        u64_attr(stats_attr::INPKTS, 5),
+        pad,
+        u64_attr(stats_attr::OUTBPS, 6),
+    ]
+    .concat();
+    assert_eq!(
+        decode_stats(&nest).unwrap(),
+        Stats {
+            inpkts: 5,
+            outbps: 6,
+            ..Stats::default()
+        }
+    );
 }
 
 #[test]
 fn dests_decode_their_own_stats64() {
-    let entry =
-        decode_dest(&dest_nest(&[stats_nest(dest_attr::STATS64, true, 4, 8, 16)]), Family::Inet6)
-            .unwrap();
-    assert_eq!(entry.stats, Stats { conns: 4, inbytes: 8, outpps: 16, ..Stats::default() });
+    let entry = decode_dest(
+        &dest_nest(&[stats_nest(dest_attr::STATS64, true, 4, 8, 16)]),
+        Family::Inet6,
+    )
+    .unwrap();
+    assert_eq!(
+        entry.stats,
+        Stats {
+            conns: 4,
+            inbytes: 8,
+            outpps: 16,
+            ..Stats::default()
+        }
+    );
 }
 
 /// A netlink header: length, type, flags, seq 9, pid 0.
@@ -630,7 +763,11 @@ fn truncated_datagrams_end_in_an_error() {
     for cut in 1..bytes.len() {
         let parsed: Vec<_> = messages(&bytes[..cut]).collect();
         let whole = ends.iter().filter(|&&end| end <= cut).count();
-        assert_eq!(parsed.len(), whole + usize::from(!ends.contains(&cut)), "cut at {cut}");
+        assert_eq!(
+            parsed.len(),
+            whole + usize::from(!ends.contains(&cut)),
+            "cut at {cut}"
+        );
         assert!(parsed[..whole].iter().all(Result::is_ok), "cut at {cut}");
         if !ends.contains(&cut) {
             assert!(parsed[whole].is_err(), "cut at {cut}");
@@ -640,8 +777,11 @@ fn truncated_datagrams_end_in_an_error() {
 
 #[test]
 fn truncated_service_nests_fail_until_the_identity_is_complete() {
-    let nest =
-        top_level_nest(fixture("service-get").single(cmd::NEW_SERVICE), cmd_attr::SERVICE).unwrap();
+    let nest = top_level_nest(
+        fixture("service-get").single(cmd::NEW_SERVICE),
+        cmd_attr::SERVICE,
+    )
+    .unwrap();
     // AF (8 bytes), PROTOCOL (8), ADDR (20), PORT (6, then 2 of padding, which the last
     // attribute may go without): the rest is optional.
     for cut in 0..nest.len() {
@@ -649,7 +789,11 @@ fn truncated_service_nests_fail_until_the_identity_is_complete() {
         if cut < 42 {
             assert!(decoded.is_err(), "cut at {cut}");
         } else {
-            assert_eq!(decoded.unwrap().service.key, tcp_service().key, "cut at {cut}");
+            assert_eq!(
+                decoded.unwrap().service.key,
+                tcp_service().key,
+                "cut at {cut}"
+            );
         }
     }
 }
@@ -670,18 +814,39 @@ fn a_dump_failure_arrives_in_nlmsg_done() {
     let mut buf = nlmsghdr(20, NLMSG_DONE, NLM_F_MULTI);
     buf.extend_from_slice(&(-libc::EMSGSIZE).to_ne_bytes());
     let reply = messages(&buf).next().unwrap().unwrap().reply().unwrap();
-    assert_eq!(reply, Reply::Error { errno: libc::EMSGSIZE, detail: None });
+    assert_eq!(
+        reply,
+        Reply::Error {
+            errno: libc::EMSGSIZE,
+            detail: None
+        }
+    );
 }
 
 #[test]
 fn extended_ack_text_after_a_whole_echoed_request() {
     // Without NETLINK_CAP_ACK the failed request is echoed in full (here 24 bytes:
     // header, genl header, one 4-byte attribute) before the NLMSGERR_ATTR_MSG (1) text.
-    let request = [nlmsghdr(24, 0x20, 5), vec![cmd::FLUSH, 1, 0, 0], attr(7, &[])].concat();
-    let payload =
-        [&(-libc::EPERM).to_ne_bytes()[..], &request, &attr(1, b"not allowed\0")].concat();
+    let request = [
+        nlmsghdr(24, 0x20, 5),
+        vec![cmd::FLUSH, 1, 0, 0],
+        attr(7, &[]),
+    ]
+    .concat();
+    let payload = [
+        &(-libc::EPERM).to_ne_bytes()[..],
+        &request,
+        &attr(1, b"not allowed\0"),
+    ]
+    .concat();
     let mut buf = nlmsghdr(16 + payload.len() as u32, NLMSG_ERROR, 0x200);
     buf.extend(payload);
     let reply = messages(&buf).next().unwrap().unwrap().reply().unwrap();
-    assert_eq!(reply, Reply::Error { errno: libc::EPERM, detail: Some("not allowed".into()) });
+    assert_eq!(
+        reply,
+        Reply::Error {
+            errno: libc::EPERM,
+            detail: Some("not allowed".into())
+        }
+    );
 }

@@ -48,7 +48,10 @@ fn tcp4() -> ServiceKey {
 }
 
 fn udp6() -> ServiceKey {
-    ServiceKey::udp(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), 5060)
+    ServiceKey::udp(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        5060,
+    )
 }
 
 fn fwmark4() -> ServiceKey {
@@ -354,17 +357,51 @@ fn forwarding_methods_and_tunnel_settings_by_number() {
         (Forward::Bypass, 4),
     ];
     for (forward, n) in forwards {
-        let dest = Destination { forward, ..masq_dest() };
-        assert_eq!(attr_at(&dest, FWD_METHOD_AT), [8, 0, 3, 0, n, 0, 0, 0], "{forward:?}");
+        let dest = Destination {
+            forward,
+            ..masq_dest()
+        };
+        assert_eq!(
+            attr_at(&dest, FWD_METHOD_AT),
+            [8, 0, 3, 0, n, 0, 0, 0],
+            "{forward:?}"
+        );
     }
-    for (kind, n) in [(TunnelType::Ipip, 0), (TunnelType::Gue, 1), (TunnelType::Gre, 2)] {
-        let dest = Destination { tunnel: Tunnel { kind, ..Tunnel::default() }, ..masq_dest() };
-        assert_eq!(attr_at(&dest, TUN_TYPE_AT), [5, 0, 13, 0, n, 0, 0, 0], "{kind:?}");
+    for (kind, n) in [
+        (TunnelType::Ipip, 0),
+        (TunnelType::Gue, 1),
+        (TunnelType::Gre, 2),
+    ] {
+        let dest = Destination {
+            tunnel: Tunnel {
+                kind,
+                ..Tunnel::default()
+            },
+            ..masq_dest()
+        };
+        assert_eq!(
+            attr_at(&dest, TUN_TYPE_AT),
+            [5, 0, 13, 0, n, 0, 0, 0],
+            "{kind:?}"
+        );
     }
-    for (flags, n) in [(TunnelFlags::NOCSUM, 0), (TunnelFlags::CSUM, 1), (TunnelFlags::REMCSUM, 2)]
-    {
-        let dest = Destination { tunnel: Tunnel { flags, ..Tunnel::default() }, ..masq_dest() };
-        assert_eq!(attr_at(&dest, TUN_FLAGS_AT), [6, 0, 15, 0, n, 0, 0, 0], "{flags:?}");
+    for (flags, n) in [
+        (TunnelFlags::NOCSUM, 0),
+        (TunnelFlags::CSUM, 1),
+        (TunnelFlags::REMCSUM, 2),
+    ] {
+        let dest = Destination {
+            tunnel: Tunnel {
+                flags,
+                ..Tunnel::default()
+            },
+            ..masq_dest()
+        };
+        assert_eq!(
+            attr_at(&dest, TUN_FLAGS_AT),
+            [6, 0, 15, 0, n, 0, 0, 0],
+            "{flags:?}"
+        );
     }
 }
 

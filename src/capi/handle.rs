@@ -7,8 +7,7 @@ use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
 
 use super::libipvs::types::{
-    ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t,
-    ipvs_timeout_t,
+    ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
 };
 use super::{arg, arg_mut, boundary, pointer, status, CError};
 use crate::client::Handle;
@@ -30,15 +29,21 @@ pub(crate) fn with_handle(
     status(lock(h).and_then(|mut handle| f(&mut handle)))
 }
 
-pub(crate) fn lock<'a>(h: *const ipvsrs_handle) -> Result<std::sync::MutexGuard<'a, Handle>, CError> {
+pub(crate) fn lock<'a>(
+    h: *const ipvsrs_handle,
+) -> Result<std::sync::MutexGuard<'a, Handle>, CError> {
     // SAFETY: the caller passes NULL or a handle from ipvsrs_open that is not yet closed.
     let h = unsafe { arg(h, "handle") }?;
     // A panic while locked was caught at the boundary; the handle itself is still sound.
-    Ok(h.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+    Ok(h.inner
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
 fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
-    Ok(Box::into_raw(Box::new(ipvsrs_handle { inner: Mutex::new(handle?) })))
+    Ok(Box::into_raw(Box::new(ipvsrs_handle {
+        inner: Mutex::new(handle?),
+    })))
 }
 
 /// Opens the IPVS table of the network namespace at `netns_path` (e.g.
@@ -54,7 +59,10 @@ pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
             // SAFETY: the caller passes a NUL-terminated string.
             match unsafe { CStr::from_ptr(netns_path) }.to_str() {
                 Ok(path) => boxed(Handle::open_in_netns(path)),
-                Err(_) => Err(CError { errno: libc::EINVAL, message: "the namespace path is not UTF-8".into() }),
+                Err(_) => Err(CError {
+                    errno: libc::EINVAL,
+                    message: "the namespace path is not UTF-8".into(),
+                }),
             }
         })
     })
@@ -66,10 +74,15 @@ pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
 pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
     boundary(std::ptr::null_mut(), || {
         if netns_fd < 0 {
-            return pointer(Err(CError { errno: libc::EBADF, message: format!("bad namespace descriptor {netns_fd}") }));
+            return pointer(Err(CError {
+                errno: libc::EBADF,
+                message: format!("bad namespace descriptor {netns_fd}"),
+            }));
         }
         // SAFETY: the descriptor is only borrowed for the call, and checked non-negative.
-        pointer(boxed(Handle::open_in_netns_fd(unsafe { BorrowedFd::borrow_raw(netns_fd) })))
+        pointer(boxed(Handle::open_in_netns_fd(unsafe {
+            BorrowedFd::borrow_raw(netns_fd)
+        })))
     })
 }
 
@@ -94,7 +107,11 @@ pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ip_vs_getinfo
             // SAFETY: NULL or a valid, writable struct.
             let out = unsafe { arg_mut(out, "out") }?;
             let info = handle.info()?;
-            *out = ip_vs_getinfo { version: info.version, size: info.conn_tab_size, num_services: 0 };
+            *out = ip_vs_getinfo {
+                version: info.version,
+                size: info.conn_tab_size,
+                num_services: 0,
+            };
             Ok(())
         })
     })
@@ -105,7 +122,11 @@ pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ip_vs_getinfo
 #[no_mangle]
 pub extern "C" fn ipvsrs_add_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
     // SAFETY: NULL or a valid service.
-    boundary(-1, || with_handle(h, |handle| Ok(handle.add_service(&unsafe { arg(svc, "svc") }?.to_model()?)?)))
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            Ok(handle.add_service(&unsafe { arg(svc, "svc") }?.to_model()?)?)
+        })
+    })
 }
 
 /// Replaces the settings of the service `svc` identifies, changing only the flag bits set
@@ -131,7 +152,11 @@ pub extern "C" fn ipvsrs_update_service(
 #[no_mangle]
 pub extern "C" fn ipvsrs_del_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
     // SAFETY: NULL or a valid service.
-    boundary(-1, || with_handle(h, |handle| Ok(handle.del_service(&unsafe { arg(svc, "svc") }?.key()?)?)))
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            Ok(handle.del_service(&unsafe { arg(svc, "svc") }?.key()?)?)
+        })
+    })
 }
 
 /// Writes the service `svc` identifies, with 64-bit stats and rates, into `*out`.
@@ -169,22 +194,46 @@ fn dest_op(
 /// Adds destination `dest` to service `svc`. Returns 0, or -1 with errno (`ESRCH` no such
 /// service, `EEXIST`, `ERANGE` bad weight or thresholds, `EINVAL`).
 #[no_mangle]
-pub extern "C" fn ipvsrs_add_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
-    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.add_dest(key, &d.to_model(key.family())?)?)))
+pub extern "C" fn ipvsrs_add_dest(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    dest: *const ipvs_dest_t,
+) -> c_int {
+    boundary(-1, || {
+        dest_op(h, svc, dest, |handle, key, d| {
+            Ok(handle.add_dest(key, &d.to_model(key.family())?)?)
+        })
+    })
 }
 
 /// Replaces the settings of destination `dest` of service `svc`. Returns 0, or -1 with
 /// errno (`ESRCH`, `ENOENT` no such destination).
 #[no_mangle]
-pub extern "C" fn ipvsrs_update_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
-    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.update_dest(key, &d.to_model(key.family())?)?)))
+pub extern "C" fn ipvsrs_update_dest(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    dest: *const ipvs_dest_t,
+) -> c_int {
+    boundary(-1, || {
+        dest_op(h, svc, dest, |handle, key, d| {
+            Ok(handle.update_dest(key, &d.to_model(key.family())?)?)
+        })
+    })
 }
 
 /// Deletes destination `dest` (address and port) from service `svc`. Returns 0, or -1
 /// with errno (`ESRCH`, `ENOENT`).
 #[no_mangle]
-pub extern "C" fn ipvsrs_del_dest(h: *mut ipvsrs_handle, svc: *const ipvs_service_t, dest: *const ipvs_dest_t) -> c_int {
-    boundary(-1, || dest_op(h, svc, dest, |handle, key, d| Ok(handle.del_dest(key, &d.key(key.family())?)?)))
+pub extern "C" fn ipvsrs_del_dest(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_t,
+    dest: *const ipvs_dest_t,
+) -> c_int {
+    boundary(-1, || {
+        dest_op(h, svc, dest, |handle, key, d| {
+            Ok(handle.del_dest(key, &d.key(key.family())?)?)
+        })
+    })
 }
 
 /// Zeroes the counters of the service `svc` identifies, or of every service when `svc`
@@ -211,7 +260,11 @@ pub extern "C" fn ipvsrs_flush(h: *mut ipvsrs_handle) -> c_int {
 #[no_mangle]
 pub extern "C" fn ipvsrs_set_timeout(h: *mut ipvsrs_handle, to: *const ipvs_timeout_t) -> c_int {
     // SAFETY: NULL or a valid struct.
-    boundary(-1, || with_handle(h, |handle| Ok(handle.set_timeouts(&unsafe { arg(to, "to") }?.to_model()?)?)))
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            Ok(handle.set_timeouts(&unsafe { arg(to, "to") }?.to_model()?)?)
+        })
+    })
 }
 
 /// Writes the current timeouts into `*out`. Returns 0, or -1 with errno.
@@ -232,7 +285,11 @@ pub extern "C" fn ipvsrs_get_timeout(h: *mut ipvsrs_handle, out: *mut ipvs_timeo
 #[no_mangle]
 pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvs_daemon_t) -> c_int {
     // SAFETY: NULL or a valid struct.
-    boundary(-1, || with_handle(h, |handle| Ok(handle.start_daemon(&unsafe { arg(dm, "dm") }?.to_model()?)?)))
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            Ok(handle.start_daemon(&unsafe { arg(dm, "dm") }?.to_model()?)?)
+        })
+    })
 }
 
 /// Stops the sync daemon in `state` (`IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`).
@@ -241,10 +298,13 @@ pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvs_dae
 pub extern "C" fn ipvsrs_stop_daemon(h: *mut ipvsrs_handle, state: c_int) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
-            let role = u32::try_from(state).ok().and_then(DaemonRole::from_number).ok_or_else(|| CError {
-                errno: libc::EINVAL,
-                message: format!("daemon state {state} is neither master nor backup"),
-            })?;
+            let role = u32::try_from(state)
+                .ok()
+                .and_then(DaemonRole::from_number)
+                .ok_or_else(|| CError {
+                    errno: libc::EINVAL,
+                    message: format!("daemon state {state} is neither master nor backup"),
+                })?;
             Ok(handle.stop_daemon(role)?)
         })
     })
@@ -254,7 +314,11 @@ pub extern "C" fn ipvsrs_stop_daemon(h: *mut ipvsrs_handle, state: c_int) -> c_i
 /// slot is zeroed, `state` 0) and their number into `*count`. `out` must have room for
 /// two. Returns 0, or -1 with errno.
 #[no_mangle]
-pub extern "C" fn ipvsrs_get_daemons(h: *mut ipvsrs_handle, out: *mut ipvs_daemon_t, count: *mut usize) -> c_int {
+pub extern "C" fn ipvsrs_get_daemons(
+    h: *mut ipvsrs_handle,
+    out: *mut ipvs_daemon_t,
+    count: *mut usize,
+) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
             if out.is_null() {

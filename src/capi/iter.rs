@@ -3,7 +3,9 @@
 //! the entries stay valid, whatever the kernel does, until the iterator is freed.
 
 use super::handle::{ipvsrs_handle, lock};
-use super::libipvs::types::{ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t};
+use super::libipvs::types::{
+    ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t,
+};
 use super::{arg, arg_mut, boundary, pointer};
 
 struct Snapshot<T> {
@@ -13,7 +15,10 @@ struct Snapshot<T> {
 
 impl<T> Snapshot<T> {
     fn next(&mut self) -> *const T {
-        let item = self.entries.get(self.next).map_or(std::ptr::null(), |e| e as *const T);
+        let item = self
+            .entries
+            .get(self.next)
+            .map_or(std::ptr::null(), |e| e as *const T);
         self.next += usize::from(!item.is_null());
         item
     }
@@ -32,8 +37,15 @@ pub struct ipvsrs_dest_iter(Snapshot<ip_vs_dest_entry>);
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
         pointer(lock(h).and_then(|mut handle| {
-            let entries = handle.services()?.iter().map(ip_vs_service_entry::from).collect();
-            Ok(Box::into_raw(Box::new(ipvsrs_service_iter(Snapshot { entries, next: 0 }))))
+            let entries = handle
+                .services()?
+                .iter()
+                .map(ip_vs_service_entry::from)
+                .collect();
+            Ok(Box::into_raw(Box::new(ipvsrs_service_iter(Snapshot {
+                entries,
+                next: 0,
+            }))))
         }))
     })
 }
@@ -42,13 +54,23 @@ pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_
 /// `ipvsrs_service_iter_next` or `ipvs_get_services`), in the kernel's order. Returns an
 /// iterator to release with `ipvsrs_dest_iter_free`, or NULL with errno.
 #[no_mangle]
-pub extern "C" fn ipvsrs_dests(h: *mut ipvsrs_handle, svc: *const ipvs_service_entry_t) -> *mut ipvsrs_dest_iter {
+pub extern "C" fn ipvsrs_dests(
+    h: *mut ipvsrs_handle,
+    svc: *const ipvs_service_entry_t,
+) -> *mut ipvsrs_dest_iter {
     boundary(std::ptr::null_mut(), || {
         pointer(lock(h).and_then(|mut handle| {
             // SAFETY: NULL or a valid service entry.
             let key = unsafe { arg(svc, "svc") }?.key()?;
-            let entries = handle.dests(&key)?.iter().map(ip_vs_dest_entry::from).collect();
-            Ok(Box::into_raw(Box::new(ipvsrs_dest_iter(Snapshot { entries, next: 0 }))))
+            let entries = handle
+                .dests(&key)?
+                .iter()
+                .map(ip_vs_dest_entry::from)
+                .collect();
+            Ok(Box::into_raw(Box::new(ipvsrs_dest_iter(Snapshot {
+                entries,
+                next: 0,
+            }))))
         }))
     })
 }
@@ -56,9 +78,13 @@ pub extern "C" fn ipvsrs_dests(h: *mut ipvsrs_handle, svc: *const ipvs_service_e
 /// The next service, or NULL at the end (or for a NULL iterator). The entry belongs to the
 /// iterator and stays valid until it is freed. Not thread-safe per iterator.
 #[no_mangle]
-pub extern "C" fn ipvsrs_service_iter_next(it: *mut ipvsrs_service_iter) -> *const ipvs_service_entry_t {
+pub extern "C" fn ipvsrs_service_iter_next(
+    it: *mut ipvsrs_service_iter,
+) -> *const ipvs_service_entry_t {
     // SAFETY: NULL or an iterator from ipvsrs_services.
-    boundary(std::ptr::null(), || unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next()))
+    boundary(std::ptr::null(), || {
+        unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next())
+    })
 }
 
 /// The next destination, or NULL at the end (or for a NULL iterator). The entry belongs to
@@ -66,21 +92,27 @@ pub extern "C" fn ipvsrs_service_iter_next(it: *mut ipvsrs_service_iter) -> *con
 #[no_mangle]
 pub extern "C" fn ipvsrs_dest_iter_next(it: *mut ipvsrs_dest_iter) -> *const ipvs_dest_entry_t {
     // SAFETY: NULL or an iterator from ipvsrs_dests.
-    boundary(std::ptr::null(), || unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next()))
+    boundary(std::ptr::null(), || {
+        unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next())
+    })
 }
 
 /// The number of services in the snapshot (0 for NULL).
 #[no_mangle]
 pub extern "C" fn ipvsrs_service_iter_count(it: *const ipvsrs_service_iter) -> usize {
     // SAFETY: NULL or an iterator from ipvsrs_services.
-    boundary(0, || unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len()))
+    boundary(0, || {
+        unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len())
+    })
 }
 
 /// The number of destinations in the snapshot (0 for NULL).
 #[no_mangle]
 pub extern "C" fn ipvsrs_dest_iter_count(it: *const ipvsrs_dest_iter) -> usize {
     // SAFETY: NULL or an iterator from ipvsrs_dests.
-    boundary(0, || unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len()))
+    boundary(0, || {
+        unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len())
+    })
 }
 
 /// Frees a service iterator and its entries. NULL is ignored.
@@ -103,4 +135,3 @@ unsafe fn free_box<T>(p: *mut T) -> Option<Box<T>> {
     // SAFETY: guaranteed by the caller.
     (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
 }
-

@@ -27,19 +27,28 @@ pub(crate) struct CError {
 
 impl From<Error> for CError {
     fn from(e: Error) -> CError {
-        CError { errno: e.errno(), message: e.to_string() }
+        CError {
+            errno: e.errno(),
+            message: e.to_string(),
+        }
     }
 }
 
 impl From<libipvs::types::Unrepresentable> for CError {
     fn from(e: libipvs::types::Unrepresentable) -> CError {
-        CError { errno: e.errno, message: e.detail }
+        CError {
+            errno: e.errno,
+            message: e.detail,
+        }
     }
 }
 
 impl CError {
     pub fn null(what: &str) -> CError {
-        CError { errno: libc::EINVAL, message: format!("{what} is NULL") }
+        CError {
+            errno: libc::EINVAL,
+            message: format!("{what} is NULL"),
+        }
     }
 }
 
@@ -81,7 +90,10 @@ pub(crate) fn pointer<T>(r: Result<*mut T, CError>) -> *mut T {
 /// Runs `body`; a panic inside it returns `on_panic` with errno `ENOTRECOVERABLE`.
 pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
-        fail(CError { errno: libc::ENOTRECOVERABLE, message: "internal error in ipvsrs (a bug): please report it".into() });
+        fail(CError {
+            errno: libc::ENOTRECOVERABLE,
+            message: "internal error in ipvsrs (a bug): please report it".into(),
+        });
         on_panic
     })
 }
@@ -105,13 +117,19 @@ pub(crate) unsafe fn arg_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, 
 }
 
 /// Copies `items` into one `malloc` block after a header, so C frees it all with `free()`.
-pub(crate) fn malloc_block<H, E>(header: H, items: impl ExactSizeIterator<Item = E>) -> Result<*mut H, CError> {
+pub(crate) fn malloc_block<H, E>(
+    header: H,
+    items: impl ExactSizeIterator<Item = E>,
+) -> Result<*mut H, CError> {
     let entries_at = std::mem::size_of::<H>().next_multiple_of(std::mem::align_of::<E>());
     let size = entries_at + items.len().max(1) * std::mem::size_of::<E>();
     // SAFETY: calloc returns NULL or a zeroed block of `size` bytes aligned for any type.
     let block = unsafe { libc::calloc(1, size) } as *mut u8;
     if block.is_null() {
-        return Err(CError { errno: libc::ENOMEM, message: format!("allocating {size} bytes") });
+        return Err(CError {
+            errno: libc::ENOMEM,
+            message: format!("allocating {size} bytes"),
+        });
     }
     // SAFETY: the block holds the header at 0 and the entries from `entries_at` on, each
     // properly aligned (malloc alignment covers H and E).
@@ -132,5 +150,7 @@ pub(crate) fn malloc_block<H, E>(header: H, items: impl ExactSizeIterator<Item =
 /// call; copy it to keep it. Thread-safe: each thread has its own.
 #[no_mangle]
 pub extern "C" fn ipvsrs_last_error() -> *const c_char {
-    boundary(c"".as_ptr(), || LAST_ERROR.with(|slot| slot.borrow().as_ptr()))
+    boundary(c"".as_ptr(), || {
+        LAST_ERROR.with(|slot| slot.borrow().as_ptr())
+    })
 }

@@ -9,7 +9,11 @@ use std::io;
 pub enum Error {
     /// The kernel refused a request.
     #[error("{context}: {}{}", errno_text(*errno), detail_suffix(detail, *errno))]
-    Kernel { context: String, errno: i32, detail: Option<String> },
+    Kernel {
+        context: String,
+        errno: i32,
+        detail: Option<String>,
+    },
     /// The running kernel (in this network namespace) has no "IPVS" generic-netlink family.
     #[error("IPVS is not available: the kernel has no generic netlink family \"IPVS\" (is the ip_vs module loaded?)")]
     NotAvailable,
@@ -37,7 +41,10 @@ impl Error {
     }
 
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
-        Error::Io { context: context.into(), source }
+        Error::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 
@@ -51,7 +58,9 @@ pub fn errno_text(errno: i32) -> String {
         return format!("Unknown error {errno}");
     }
     // SAFETY: NUL-terminated by strerror_r above.
-    unsafe { CStr::from_ptr(buf.as_ptr()) }.to_string_lossy().into_owned()
+    unsafe { CStr::from_ptr(buf.as_ptr()) }
+        .to_string_lossy()
+        .into_owned()
 }
 
 fn detail_suffix(detail: &Option<String>, errno: i32) -> String {

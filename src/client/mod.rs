@@ -12,8 +12,8 @@ use std::path::Path;
 pub use error::{errno_text, Error, Result};
 
 use crate::model::{
-    Daemon, DaemonRole, DestEntry, DestKey, Destination, Info, Service, ServiceEntry,
-    ServiceKey, Timeouts,
+    Daemon, DaemonRole, DestEntry, DestKey, Destination, Info, Service, ServiceEntry, ServiceKey,
+    Timeouts,
 };
 use crate::wire::ipvs::{self, cmd, cmd_attr, IPVS_GENL_NAME};
 use crate::wire::{ctrl, Request};
@@ -64,7 +64,12 @@ impl Handle {
 
     fn open_with(netns: Option<OwnedFd>) -> Result<Handle> {
         let (socket, family) = connect(netns.as_ref().map(|f| f.as_fd()))?;
-        let mut handle = Handle { socket, family, owner: std::process::id(), netns };
+        let mut handle = Handle {
+            socket,
+            family,
+            owner: std::process::id(),
+            netns,
+        };
         // IPVS checks CAP_NET_ADMIN on every command, the controller does not: ask for
         // the version now so that a handle which opens is one that works.
         handle.info()?;
@@ -97,7 +102,8 @@ impl Handle {
         validate(&req)?;
         self.ensure_own_socket()?;
         let family = self.family;
-        self.socket.request(&req, |buf, seq| req.encode(buf, family, seq), on_data)
+        self.socket
+            .request(&req, |buf, seq| req.encode(buf, family, seq), on_data)
     }
 
     fn write(&mut self, req: Request<'_>) -> Result<()> {
@@ -114,7 +120,9 @@ impl Handle {
                 false => validate(r).err().map(Err),
             })
             .collect();
-        let todo: Vec<usize> = (0..requests.len()).filter(|&i| results[i].is_none()).collect();
+        let todo: Vec<usize> = (0..requests.len())
+            .filter(|&i| results[i].is_none())
+            .collect();
         if let Err(e) = self.ensure_own_socket() {
             let errno = e.errno();
             for &i in &todo {
@@ -134,7 +142,10 @@ impl Handle {
                 results[todo[k]] = Some(outcome);
             }
         }
-        results.into_iter().map(|r| r.expect("every request has an outcome")).collect()
+        results
+            .into_iter()
+            .map(|r| r.expect("every request has an outcome"))
+            .collect()
     }
 
     /// `IPVS_CMD_GET_INFO`: the IPVS version and connection table size.
@@ -155,12 +166,18 @@ impl Handle {
 
     /// Replaces every setting of an existing service, flags included (as libipvs does).
     pub fn update_service(&mut self, service: &Service) -> Result<()> {
-        self.write(Request::SetService { service, flags_mask: u32::MAX })
+        self.write(Request::SetService {
+            service,
+            flags_mask: u32::MAX,
+        })
     }
 
     /// Replaces a service's settings but changes only the flag bits in `flags_mask`.
     pub fn update_service_masked(&mut self, service: &Service, flags_mask: u32) -> Result<()> {
-        self.write(Request::SetService { service, flags_mask })
+        self.write(Request::SetService {
+            service,
+            flags_mask,
+        })
     }
 
     /// Deletes a service and its destinations.
@@ -172,7 +189,10 @@ impl Handle {
     pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry> {
         let mut found = None;
         self.request(Request::GetService(key), |_, attrs| {
-            found = Some(ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?);
+            found = Some(ipvs::decode_service(ipvs::top_level_nest(
+                attrs,
+                cmd_attr::SERVICE,
+            )?)?);
             Ok(())
         })?;
         found.ok_or_else(|| no_reply(Request::GetService(key)))
@@ -216,7 +236,10 @@ impl Handle {
         let family = service.family();
         let mut all = Vec::new();
         self.request(Request::DumpDests(service), |_, attrs| {
-            all.push(ipvs::decode_dest(ipvs::top_level_nest(attrs, cmd_attr::DEST)?, family)?);
+            all.push(ipvs::decode_dest(
+                ipvs::top_level_nest(attrs, cmd_attr::DEST)?,
+                family,
+            )?);
             Ok(())
         })?;
         Ok(all)
@@ -262,7 +285,9 @@ impl Handle {
         let stop = Request::DelDaemon(role);
         let mut still_running = false;
         let answer = self.socket.request_after(
-            (&stop, &|buf: &mut Vec<u8>, seq| stop.encode(buf, family, seq)),
+            (&stop, &|buf: &mut Vec<u8>, seq| {
+                stop.encode(buf, family, seq)
+            }),
             &Request::DumpDaemons,
             |buf, seq| Request::DumpDaemons.encode(buf, family, seq),
             |_, attrs| {
@@ -286,7 +311,10 @@ impl Handle {
     pub fn daemons(&mut self) -> Result<Vec<Daemon>> {
         let mut all = Vec::new();
         self.request(Request::DumpDaemons, |_, attrs| {
-            all.push(ipvs::decode_daemon(ipvs::top_level_nest(attrs, cmd_attr::DAEMON)?)?);
+            all.push(ipvs::decode_daemon(ipvs::top_level_nest(
+                attrs,
+                cmd_attr::DAEMON,
+            )?)?);
             Ok(())
         })?;
         Ok(all)
@@ -308,7 +336,13 @@ fn connect(netns: Option<BorrowedFd<'_>>) -> Result<(Socket, u16)> {
     );
     match (found, family) {
         (Ok(()), Some(id)) => Ok((socket, id)),
-        (Err(Error::Kernel { errno: libc::ENOENT, .. }), _) => Err(Error::NotAvailable),
+        (
+            Err(Error::Kernel {
+                errno: libc::ENOENT,
+                ..
+            }),
+            _,
+        ) => Err(Error::NotAvailable),
         (Err(e), _) => Err(e),
         (Ok(()), None) => Err(Error::Malformed {
             context: context.to_owned(),
@@ -332,12 +366,17 @@ fn validate(req: &Request<'_>) -> Result<()> {
     };
     for (what, s) in strings {
         if s.contains('\0') {
-            return Err(Error::Invalid(format!("{req}: the {what} {s:?} contains a NUL byte")));
+            return Err(Error::Invalid(format!(
+                "{req}: the {what} {s:?} contains a NUL byte"
+            )));
         }
     }
     Ok(())
 }
 
 fn no_reply(req: Request<'_>) -> Error {
-    Error::Malformed { context: req.to_string(), detail: "the kernel sent no data".to_owned() }
+    Error::Malformed {
+        context: req.to_string(),
+        detail: "the kernel sent no data".to_owned(),
+    }
 }

@@ -20,6 +20,9 @@ const SOCKET_RCVBUF: libc::c_int = 4 * 1024 * 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
 
+/// A request to send: what it does (for errors) and how to encode it with a sequence number.
+pub(crate) type Outgoing<'a> = (&'a dyn std::fmt::Display, &'a dyn Fn(&mut Vec<u8>, u32));
+
 pub(crate) struct Socket {
     sock: NlSocket,
     seq: u32,
@@ -45,7 +48,12 @@ impl Socket {
         }
         let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_CAP_ACK, 1);
         let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1);
-        Ok(Socket { sock, seq: 0, recv_buf: vec![0; RECV_BUFFER], send_buf: Vec::new() })
+        Ok(Socket {
+            sock,
+            seq: 0,
+            recv_buf: vec![0; RECV_BUFFER],
+            send_buf: Vec::new(),
+        })
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -70,7 +78,7 @@ impl Socket {
     /// no answer to it at all (netlink stays silent when a command returns `EINTR`).
     pub fn request_after(
         &mut self,
-        first: (&dyn std::fmt::Display, &dyn Fn(&mut Vec<u8>, u32)),
+        first: Outgoing<'_>,
         context: &dyn std::fmt::Display,
         encode: impl FnOnce(&mut Vec<u8>, u32),
         on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
@@ -80,7 +88,7 @@ impl Socket {
 
     fn exchange(
         &mut self,
-        first: Option<(&dyn std::fmt::Display, &dyn Fn(&mut Vec<u8>, u32))>,
+        first: Option<Outgoing<'_>>,
         context: &dyn std::fmt::Display,
         encode: impl FnOnce(&mut Vec<u8>, u32),
         mut on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
@@ -130,7 +138,11 @@ impl Socket {
                         }
                     }
                     Reply::Error { errno, detail } => {
-                        return Err(Error::Kernel { context: context.to_string(), errno, detail })
+                        return Err(Error::Kernel {
+                            context: context.to_string(),
+                            errno,
+                            detail,
+                        })
                     }
                 }
             }
@@ -172,12 +184,16 @@ impl Socket {
                 for msg in messages(&self.recv_buf[..len]) {
                     let Ok(msg) = msg else { continue };
                     let index = msg.seq.wrapping_sub(first_seq) as usize;
-                    let Some(slot) = outcomes.get_mut(index) else { continue };
+                    let Some(slot) = outcomes.get_mut(index) else {
+                        continue;
+                    };
                     let outcome = match msg.reply() {
                         Ok(Reply::Ack) | Ok(Reply::Done) => Ok(()),
-                        Ok(Reply::Error { errno, detail }) => {
-                            Err(Error::Kernel { context: context(first + index), errno, detail })
-                        }
+                        Ok(Reply::Error { errno, detail }) => Err(Error::Kernel {
+                            context: context(first + index),
+                            errno,
+                            detail,
+                        }),
                         Ok(Reply::Data { .. }) => continue,
                         Err(e) => Err(malformed(&context(first + index), e)),
                     };
@@ -193,7 +209,11 @@ impl Socket {
                     *slot = Some(Err(Error::io(context(first + i), source)));
                 }
             }
-            results.extend(outcomes.into_iter().map(|o| o.expect("every slot answered")));
+            results.extend(
+                outcomes
+                    .into_iter()
+                    .map(|o| o.expect("every slot answered")),
+            );
         }
         results
     }
@@ -204,7 +224,10 @@ impl Socket {
             .send(&self.send_buf, Msg::empty())
             .map_err(|e| Error::io(context.to_string(), e))?;
         if sent != self.send_buf.len() {
-            return Err(Error::io(context.to_string(), io::Error::other("short netlink send")));
+            return Err(Error::io(
+                context.to_string(),
+                io::Error::other("short netlink send"),
+            ));
         }
         Ok(())
     }
@@ -227,14 +250,22 @@ impl Socket {
 }
 
 fn malformed(context: &dyn std::fmt::Display, e: DecodeError) -> Error {
-    Error::Malformed { context: context.to_string(), detail: e.0 }
+    Error::Malformed {
+        context: context.to_string(),
+        detail: e.0,
+    }
 }
 
 fn new_socket() -> io::Result<NlSocket> {
     NlSocket::connect(NlFamily::Generic, None, Groups::empty())
 }
 
-fn setsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: value outlives the call and the length matches its type.
     let rc = unsafe {
         libc::setsockopt(

@@ -26,7 +26,9 @@ pub fn encode_get_family(buf: &mut Vec<u8>, seq: u32, name: &str) {
 /// The family id and version from a `CTRL_CMD_NEWFAMILY` reply.
 pub fn decode_family(attrs: &[u8]) -> Result<(u16, u32), DecodeError> {
     let t = AttrTable::parse(attrs, CTRL_ATTR_VERSION);
-    let id = t.require(CTRL_ATTR_FAMILY_ID, "CTRL_ATTR_FAMILY_ID")?.u16()?;
+    let id = t
+        .require(CTRL_ATTR_FAMILY_ID, "CTRL_ATTR_FAMILY_ID")?
+        .u16()?;
     let version = match t.get(CTRL_ATTR_VERSION) {
         Some(a) => a.u32()?,
         None => 0,

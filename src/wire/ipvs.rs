@@ -8,9 +8,8 @@ use super::netlink::{
     Attr, AttrTable, DecodeError, MessageWriter, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use crate::model::{
-    Daemon, DaemonRole, DestEntry, DestKey, Destination, Family, Forward, Info, Protocol,
-    Service, ServiceEntry, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags,
-    TunnelType,
+    Daemon, DaemonRole, DestEntry, DestKey, Destination, Family, Forward, Info, Protocol, Service,
+    ServiceEntry, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags, TunnelType,
 };
 
 pub const IPVS_GENL_NAME: &str = "IPVS";
@@ -126,7 +125,10 @@ pub enum Request<'a> {
     GetInfo,
     NewService(&'a Service),
     /// Replaces the service's settings; only the flag bits in `flags_mask` are changed.
-    SetService { service: &'a Service, flags_mask: u32 },
+    SetService {
+        service: &'a Service,
+        flags_mask: u32,
+    },
     DelService(&'a ServiceKey),
     GetService(&'a ServiceKey),
     DumpServices,
@@ -167,7 +169,10 @@ impl Request<'_> {
     }
 
     pub fn is_dump(&self) -> bool {
-        matches!(self, Request::DumpServices | Request::DumpDests(_) | Request::DumpDaemons)
+        matches!(
+            self,
+            Request::DumpServices | Request::DumpDests(_) | Request::DumpDaemons
+        )
     }
 
     /// Appends the request as one netlink message for the family `family`.
@@ -183,7 +188,10 @@ impl Request<'_> {
             | Request::DumpDaemons
             | Request::Zero(None) => {}
             Request::NewService(service) => put_service(&mut w, service, u32::MAX),
-            Request::SetService { service, flags_mask } => put_service(&mut w, service, flags_mask),
+            Request::SetService {
+                service,
+                flags_mask,
+            } => put_service(&mut w, service, flags_mask),
             Request::DelService(key)
             | Request::GetService(key)
             | Request::DumpDests(key)
@@ -228,7 +236,11 @@ fn put_service_key(w: &mut MessageWriter<'_>, key: &ServiceKey) {
     w.put_u16(svc_attr::AF, key.family().number());
     match key {
         ServiceKey::Fwmark { mark, .. } => w.put_u32(svc_attr::FWMARK, *mark),
-        ServiceKey::Addr { protocol, addr, port } => {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => {
             w.put_u16(svc_attr::PROTOCOL, protocol.number());
             w.put(svc_attr::ADDR, &inet_addr_bytes(addr));
             w.put_be16(svc_attr::PORT, *port);
@@ -312,15 +324,26 @@ fn put_daemon(w: &mut MessageWriter<'_>, d: &Daemon) {
 fn decode_addr(a: Attr<'_>, family: Family) -> Result<IpAddr, DecodeError> {
     match family {
         Family::Inet => {
-            let b: [u8; 4] = a.payload.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(
-                || DecodeError(format!("address attribute of {} bytes", a.payload.len())),
-            )?;
+            let b: [u8; 4] = a
+                .payload
+                .get(..4)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    DecodeError(format!("address attribute of {} bytes", a.payload.len()))
+                })?;
             Ok(IpAddr::V4(Ipv4Addr::from(b)))
         }
         Family::Inet6 => {
-            let b: [u8; 16] = a.payload.get(..16).and_then(|b| b.try_into().ok()).ok_or_else(
-                || DecodeError(format!("IPv6 address attribute of {} bytes", a.payload.len())),
-            )?;
+            let b: [u8; 16] = a
+                .payload
+                .get(..16)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(|| {
+                    DecodeError(format!(
+                        "IPv6 address attribute of {} bytes",
+                        a.payload.len()
+                    ))
+                })?;
             Ok(IpAddr::V6(Ipv6Addr::from(b)))
         }
     }
@@ -368,9 +391,14 @@ pub fn decode_service(nest: &[u8]) -> Result<ServiceEntry, DecodeError> {
     let t = AttrTable::parse(nest, svc_attr::MAX);
     let family = decode_family(t.require(svc_attr::AF, "IPVS_SVC_ATTR_AF")?)?;
     let key = match t.get(svc_attr::FWMARK) {
-        Some(mark) if mark.u32()? != 0 => ServiceKey::Fwmark { family, mark: mark.u32()? },
+        Some(mark) if mark.u32()? != 0 => ServiceKey::Fwmark {
+            family,
+            mark: mark.u32()?,
+        },
         _ => {
-            let proto = t.require(svc_attr::PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL")?.u16()?;
+            let proto = t
+                .require(svc_attr::PROTOCOL, "IPVS_SVC_ATTR_PROTOCOL")?
+                .u16()?;
             ServiceKey::Addr {
                 protocol: Protocol::from_number(proto)
                     .ok_or_else(|| DecodeError(format!("unknown protocol {proto}")))?,
@@ -385,7 +413,12 @@ pub fn decode_service(nest: &[u8]) -> Result<ServiceEntry, DecodeError> {
     };
     let netmask = match t.get(svc_attr::NETMASK) {
         Some(a) => match family {
-            Family::Inet => u32::from_be_bytes(a.payload.get(..4).and_then(|b| b.try_into().ok()).ok_or_else(|| DecodeError("short netmask".into()))?),
+            Family::Inet => u32::from_be_bytes(
+                a.payload
+                    .get(..4)
+                    .and_then(|b| b.try_into().ok())
+                    .ok_or_else(|| DecodeError("short netmask".into()))?,
+            ),
             Family::Inet6 => a.u32()?,
         },
         None => crate::model::host_netmask(family),
@@ -447,8 +480,13 @@ pub fn decode_dest(nest: &[u8], service_family: Family) -> Result<DestEntry, Dec
 /// Decodes the daemon nest of a `GET_DAEMON` reply.
 pub fn decode_daemon(nest: &[u8]) -> Result<Daemon, DecodeError> {
     let t = AttrTable::parse(nest, daemon_attr::MAX);
-    let state = t.require(daemon_attr::STATE, "IPVS_DAEMON_ATTR_STATE")?.u32()?;
-    let mcast_group = match (t.get(daemon_attr::MCAST_GROUP6), t.get(daemon_attr::MCAST_GROUP)) {
+    let state = t
+        .require(daemon_attr::STATE, "IPVS_DAEMON_ATTR_STATE")?
+        .u32()?;
+    let mcast_group = match (
+        t.get(daemon_attr::MCAST_GROUP6),
+        t.get(daemon_attr::MCAST_GROUP),
+    ) {
         (Some(a), _) => Some(decode_addr(a, Family::Inet6)?),
         (None, Some(a)) => Some(decode_addr(a, Family::Inet)?),
         (None, None) => None,
@@ -456,7 +494,10 @@ pub fn decode_daemon(nest: &[u8]) -> Result<Daemon, DecodeError> {
     Ok(Daemon {
         role: DaemonRole::from_number(state)
             .ok_or_else(|| DecodeError(format!("unknown daemon state {state}")))?,
-        ifname: t.require(daemon_attr::MCAST_IFN, "IPVS_DAEMON_ATTR_MCAST_IFN")?.as_str()?.to_owned(),
+        ifname: t
+            .require(daemon_attr::MCAST_IFN, "IPVS_DAEMON_ATTR_MCAST_IFN")?
+            .as_str()?
+            .to_owned(),
         sync_id: t.get(daemon_attr::SYNC_ID).map_or(Ok(0), |a| a.u32())?,
         sync_maxlen: t.get(daemon_attr::SYNC_MAXLEN).map_or(Ok(0), |a| a.u16())?,
         mcast_group,
@@ -469,8 +510,12 @@ pub fn decode_daemon(nest: &[u8]) -> Result<Daemon, DecodeError> {
 pub fn decode_info(attrs: &[u8]) -> Result<Info, DecodeError> {
     let t = AttrTable::parse(attrs, info_attr::MAX);
     Ok(Info {
-        version: t.require(info_attr::VERSION, "IPVS_INFO_ATTR_VERSION")?.u32()?,
-        conn_tab_size: t.require(info_attr::CONN_TAB_SIZE, "IPVS_INFO_ATTR_CONN_TAB_SIZE")?.u32()?,
+        version: t
+            .require(info_attr::VERSION, "IPVS_INFO_ATTR_VERSION")?
+            .u32()?,
+        conn_tab_size: t
+            .require(info_attr::CONN_TAB_SIZE, "IPVS_INFO_ATTR_CONN_TAB_SIZE")?
+            .u32()?,
     })
 }
 

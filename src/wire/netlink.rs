@@ -90,7 +90,8 @@ impl<'a> MessageWriter<'a> {
     pub fn begin_nest(&mut self, kind: u16) -> usize {
         let pos = self.buf.len();
         self.buf.extend_from_slice(&0u16.to_ne_bytes());
-        self.buf.extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
+        self.buf
+            .extend_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
         pos
     }
 
@@ -147,10 +148,16 @@ impl<'a> Message<'a> {
                 if code == 0 {
                     return Ok(Reply::Ack);
                 }
-                Ok(Reply::Error { errno: -code, detail: self.ext_ack_text() })
+                Ok(Reply::Error {
+                    errno: -code,
+                    detail: self.ext_ack_text(),
+                })
             }
             NLMSG_DONE => match read_i32(self.payload) {
-                Some(code) if code < 0 => Ok(Reply::Error { errno: -code, detail: None }),
+                Some(code) if code < 0 => Ok(Reply::Error {
+                    errno: -code,
+                    detail: None,
+                }),
                 _ => Ok(Reply::Done),
             },
             _ => {
@@ -160,7 +167,10 @@ impl<'a> Message<'a> {
                         self.kind
                     )));
                 }
-                Ok(Reply::Data { cmd: self.payload[0], attrs: &self.payload[GENL_HDRLEN..] })
+                Ok(Reply::Data {
+                    cmd: self.payload[0],
+                    attrs: &self.payload[GENL_HDRLEN..],
+                })
             }
         }
     }
@@ -196,7 +206,9 @@ pub fn messages(mut buf: &[u8]) -> impl Iterator<Item = Result<Message<'_>, Deco
         let len = u32::from_ne_bytes(header[0..4].try_into().unwrap()) as usize;
         if len < NLMSG_HDRLEN || len > buf.len() {
             buf = &[];
-            return Some(Err(DecodeError(format!("bad netlink message length {len}"))));
+            return Some(Err(DecodeError(format!(
+                "bad netlink message length {len}"
+            ))));
         }
         let msg = Message {
             kind: u16::from_ne_bytes(header[4..6].try_into().unwrap()),
@@ -219,13 +231,16 @@ pub struct Attr<'a> {
 
 impl<'a> Attr<'a> {
     fn fixed<const N: usize>(&self) -> Result<[u8; N], DecodeError> {
-        self.payload.get(..N).and_then(|b| b.try_into().ok()).ok_or_else(|| {
-            DecodeError(format!(
-                "attribute {} has {} bytes, expected {N}",
-                self.kind,
-                self.payload.len()
-            ))
-        })
+        self.payload
+            .get(..N)
+            .and_then(|b| b.try_into().ok())
+            .ok_or_else(|| {
+                DecodeError(format!(
+                    "attribute {} has {} bytes, expected {N}",
+                    self.kind,
+                    self.payload.len()
+                ))
+            })
     }
 
     pub fn u8(&self) -> Result<u8, DecodeError> {
@@ -254,7 +269,11 @@ impl<'a> Attr<'a> {
 
     /// A string, up to its first NUL.
     pub fn as_str(&self) -> Result<&'a str, DecodeError> {
-        let end = self.payload.iter().position(|&b| b == 0).unwrap_or(self.payload.len());
+        let end = self
+            .payload
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.payload.len());
         std::str::from_utf8(&self.payload[..end])
             .map_err(|_| DecodeError(format!("attribute {} is not UTF-8", self.kind)))
     }
@@ -270,7 +289,10 @@ pub fn attrs(mut buf: &[u8]) -> impl Iterator<Item = Attr<'_>> {
             buf = &[];
             return None;
         }
-        let attr = Attr { kind, payload: &buf[NLA_HDRLEN..len] };
+        let attr = Attr {
+            kind,
+            payload: &buf[NLA_HDRLEN..len],
+        };
         buf = &buf[align4(len).min(buf.len())..];
         Some(attr)
     })
@@ -297,7 +319,8 @@ impl<'a> AttrTable<'a> {
     }
 
     pub fn require(&self, kind: u16, name: &str) -> Result<Attr<'a>, DecodeError> {
-        self.get(kind).ok_or_else(|| DecodeError(format!("missing attribute {name}")))
+        self.get(kind)
+            .ok_or_else(|| DecodeError(format!("missing attribute {name}")))
     }
 }
 

@@ -1,6 +1,8 @@
 /* Every libipvs 1.31 function against a real IPVS kernel, in a fresh network namespace
  * (the harness runs it there), with the error paths and their ipvs_strerror texts. */
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "libipvs.h"
 #include "check.h"
 
@@ -200,6 +202,23 @@ static void timeouts_and_daemons(void)
     CHECK_STR(ipvs_strerror(errno), "No daemon is running");
 }
 
+/* After fork() the child uses the library at once: it gets its own connection, and the
+ * parent's keeps working. */
+static void after_fork(void)
+{
+    ipvs_service_t s = tcp_service("10.0.0.20", 80, "rr");
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(ipvs_add_service(&s) == 0 ? 0 : 1);
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    ipvs_service_entry_t *e = ipvs_get_service(0, AF_INET, IPPROTO_TCP, s.addr, s.port);
+    CHECK(e != NULL && strcmp(e->sched_name, "rr") == 0);
+    free(e);
+    CHECK(ipvs_del_service(&s) == 0);
+}
+
 int main(void)
 {
     CHECK(ipvs_init() == 0);
@@ -209,6 +228,7 @@ int main(void)
     services_and_dests();
     error_paths();
     timeouts_and_daemons();
+    after_fork();
     ipvs_close();
     /* After ipvs_close the library reconnects on the next call. */
     CHECK(ipvs_flush() == 0);

@@ -11,7 +11,11 @@ fn binary(name: &str) -> PathBuf {
     let dir = std::env::var_os("IPVSRS_C_TESTS")
         .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
     let path = PathBuf::from(dir).join(name);
-    assert!(path.exists(), "{} is missing: run `make c-tests`", path.display());
+    assert!(
+        path.exists(),
+        "{} is missing: run `make c-tests`",
+        path.display()
+    );
     path
 }
 
@@ -20,7 +24,13 @@ fn run_c_test(ns: &Netns, name: &str, args: &[&str], valgrind: bool) -> String {
     let mut cmd = if valgrind {
         let mut c = ns.exec("valgrind");
         // Leaks of any kind and invalid accesses make the run fail with status 99.
-        c.args(["-q", "--error-exitcode=99", "--leak-check=full", "--show-leak-kinds=definite,indirect,possible", "--errors-for-leak-kinds=definite,indirect,possible"]);
+        c.args([
+            "-q",
+            "--error-exitcode=99",
+            "--leak-check=full",
+            "--show-leak-kinds=definite,indirect,possible",
+            "--errors-for-leak-kinds=definite,indirect,possible",
+        ]);
         c.arg(binary(name));
         c
     } else {
@@ -36,7 +46,11 @@ fn check(name: &str, valgrind: bool) {
     let ns = Netns::new();
     let other = Netns::new();
     let other_path = other.path();
-    let args: &[&str] = if name == "native" { &[other_path.to_str().unwrap()] } else { &[] };
+    let args: &[&str] = if name == "native" {
+        &[other_path.to_str().unwrap()]
+    } else {
+        &[]
+    };
     run_c_test(&ns, name, args, valgrind);
 }
 
@@ -62,7 +76,9 @@ fn c_libipvs_api_under_valgrind() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn c_libipvs_api_linked_statically() {
     // A static executable has no program interpreter (no dynamic loader, no libipvsrs.so).
-    let headers = run(Command::new("readelf").args(["--program-headers", "--wide"]).arg(binary("compat-static")));
+    let headers = run(Command::new("readelf")
+        .args(["--program-headers", "--wide"])
+        .arg(binary("compat-static")));
     assert!(!headers.contains("INTERP"), "{headers}");
     check("compat-static", false);
 }
@@ -99,8 +115,14 @@ fn quickstart_example_programs_the_kernel() {
     let ns = Netns::new();
     let out = run(&mut ns.exec(binary("quickstart").to_str().unwrap()));
     assert!(out.contains("TCP  192.0.2.10:80 wrr"), "{out}");
-    assert!(out.contains("  -> 198.51.100.1:8080            Masq    100"), "{out}");
-    assert!(out.contains("  -> 198.51.100.2:8080            Masq    200"), "{out}");
+    assert!(
+        out.contains("  -> 198.51.100.1:8080            Masq    100"),
+        "{out}"
+    );
+    assert!(
+        out.contains("  -> 198.51.100.2:8080            Masq    200"),
+        "{out}"
+    );
     assert_saved(
         &ns,
         &[

@@ -9,7 +9,11 @@ use ipvsrs::Handle;
 use crate::support::{assert_saved, in_netns, Netns};
 
 /// The kernel's defaults: TCP established 15 min, TCP FIN_WAIT 2 min, UDP 5 min.
-const DEFAULT_TIMEOUTS: Timeouts = Timeouts { tcp: 900, tcp_fin: 120, udp: 300 };
+const DEFAULT_TIMEOUTS: Timeouts = Timeouts {
+    tcp: 900,
+    tcp_fin: 120,
+    udp: 300,
+};
 
 /// The timeouts are `expected`, for us and for ipvsadm.
 fn assert_timeouts(ns: &Netns, h: &mut Handle, expected: Timeouts) {
@@ -25,11 +29,20 @@ fn timeouts_set_in_full_and_in_part() {
     let ns = Netns::new();
     let mut h = ns.handle();
     assert_timeouts(&ns, &mut h, DEFAULT_TIMEOUTS);
-    let all = Timeouts { tcp: 3600, tcp_fin: 60, udp: 30 };
+    let all = Timeouts {
+        tcp: 3600,
+        tcp_fin: 60,
+        udp: 30,
+    };
     h.set_timeouts(&all).unwrap();
     assert_timeouts(&ns, &mut h, all);
     // Zeros leave those timeouts as they are.
-    h.set_timeouts(&Timeouts { tcp: 0, tcp_fin: 45, udp: 0 }).unwrap();
+    h.set_timeouts(&Timeouts {
+        tcp: 0,
+        tcp_fin: 45,
+        udp: 0,
+    })
+    .unwrap();
     assert_timeouts(&ns, &mut h, Timeouts { tcp_fin: 45, ..all });
 }
 
@@ -38,7 +51,14 @@ fn timeouts_set_in_full_and_in_part() {
 fn timeouts_set_by_ipvsadm_read_back() {
     let ns = Netns::new();
     ns.ipvsadm(&["--set", "100", "20", "10"]);
-    assert_eq!(ns.handle().timeouts().unwrap(), Timeouts { tcp: 100, tcp_fin: 20, udp: 10 });
+    assert_eq!(
+        ns.handle().timeouts().unwrap(),
+        Timeouts {
+            tcp: 100,
+            tcp_fin: 20,
+            udp: 10
+        }
+    );
 }
 
 // --- Counters. Traffic: UDP datagrams from inside the namespace to a VIP on its loopback;
@@ -65,7 +85,11 @@ fn netns_with_local_services(ports: &[u16]) -> (Netns, Handle) {
     let mut h = ns.handle();
     for &port in ports {
         h.add_service(&Service::new(service(port), "rr")).unwrap();
-        h.add_dest(&service(port), &Destination::new(vip(), port, Forward::Local)).unwrap();
+        h.add_dest(
+            &service(port),
+            &Destination::new(vip(), port, Forward::Local),
+        )
+        .unwrap();
     }
     (ns, h)
 }
@@ -77,12 +101,17 @@ fn send_datagrams(ns: &Netns, h: &mut Handle, port: u16, count: u64) {
     let to = SocketAddr::new(vip(), port);
     in_netns(ns, || {
         let server = UdpSocket::bind(to).unwrap();
-        server.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
         let client = UdpSocket::bind((vip(), 0)).unwrap();
         let mut buf = [0u8; 64];
         for _ in 0..count {
             client.send_to(PAYLOAD, to).unwrap();
-            assert_eq!(server.recv(&mut buf).expect("the datagram arrives"), PAYLOAD.len());
+            assert_eq!(
+                server.recv(&mut buf).expect("the datagram arrives"),
+                PAYLOAD.len()
+            );
         }
     });
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -91,7 +120,10 @@ fn send_datagrams(ns: &Netns, h: &mut Handle, port: u16, count: u64) {
         svc.inpkts >= count && dest.inpkts >= count
     };
     while !counted(h) {
-        assert!(Instant::now() < deadline, "port {port}: IPVS did not count the datagrams");
+        assert!(
+            Instant::now() < deadline,
+            "port {port}: IPVS did not count the datagrams"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -108,8 +140,15 @@ fn counters(h: &mut Handle, port: u16) -> (Stats, Stats) {
 fn ipvsadm_counters(ns: &Netns, port: u16) -> (u64, u64, u64) {
     let vs = format!("{VIP}:{port}");
     let out = ns.ipvsadm(&["-Ln", "--stats", "--exact", "-u", &vs]);
-    let line = out.lines().find(|l| l.starts_with("UDP")).unwrap_or_else(|| panic!("{out}"));
-    let n: Vec<u64> = line.split_whitespace().skip(2).map(|f| f.parse().unwrap()).collect();
+    let line = out
+        .lines()
+        .find(|l| l.starts_with("UDP"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let n: Vec<u64> = line
+        .split_whitespace()
+        .skip(2)
+        .map(|f| f.parse().unwrap())
+        .collect();
     (n[0], n[1], n[3])
 }
 
@@ -118,7 +157,11 @@ fn assert_counted(ns: &Netns, h: &mut Handle, port: u16, packets: u64) {
     let expected = (packets.min(1), packets, packets * PACKET_BYTES);
     let (svc, dest) = counters(h, port);
     for stats in [svc, dest] {
-        assert_eq!((stats.conns, stats.inpkts, stats.inbytes), expected, "port {port}: {stats:?}");
+        assert_eq!(
+            (stats.conns, stats.inpkts, stats.inbytes),
+            expected,
+            "port {port}: {stats:?}"
+        );
     }
     assert_eq!(ipvsadm_counters(ns, port), expected, "ipvsadm, port {port}");
     if packets == 0 {
@@ -149,12 +192,19 @@ fn flush_empties_the_table() {
     let mut h = ns.handle();
     let services = [
         (ServiceKey::tcp(vip(), 80), "10.0.1.1"),
-        (ServiceKey::udp("2001:db8::1".parse().unwrap(), 53), "2001:db8::2"),
+        (
+            ServiceKey::udp("2001:db8::1".parse().unwrap(), 53),
+            "2001:db8::2",
+        ),
         (ServiceKey::fwmark(Family::Inet, 7), "10.0.1.2"),
     ];
     for (key, server) in &services {
         h.add_service(&Service::new(*key, "wlc")).unwrap();
-        h.add_dest(key, &Destination::new(server.parse().unwrap(), 8080, Forward::Route)).unwrap();
+        h.add_dest(
+            key,
+            &Destination::new(server.parse().unwrap(), 8080, Forward::Route),
+        )
+        .unwrap();
     }
     assert_eq!(h.services().unwrap().len(), services.len());
     h.flush().unwrap();

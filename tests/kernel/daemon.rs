@@ -82,7 +82,8 @@ fn assert_daemons(ns: &Netns, h: &mut Handle, expected: &[Daemon]) {
 fn master_with_defaults_reports_the_kernel_defaults() {
     let (ns, mut h) = netns_with_sync_interface();
     assert_daemons(&ns, &mut h, &[]);
-    h.start_daemon(&Daemon::new(DaemonRole::Master, IFNAME, 7)).unwrap();
+    h.start_daemon(&Daemon::new(DaemonRole::Master, IFNAME, 7))
+        .unwrap();
     assert_daemons(&ns, &mut h, &[with_defaults(DaemonRole::Master, 7)]);
     h.stop_daemon(DaemonRole::Master).unwrap();
     assert_daemons(&ns, &mut h, &[]);
@@ -120,11 +121,25 @@ fn daemons_with_an_ipv6_group() {
 fn a_daemon_started_by_ipvsadm_reads_back() {
     let (ns, mut h) = netns_with_sync_interface();
     ns.ipvsadm(&[
-        "--start-daemon", "backup", "--mcast-interface", IFNAME, "--syncid", "5",
-        "--sync-maxlen", "1200", "--mcast-group", "239.1.2.5", "--mcast-port", "9005",
-        "--mcast-ttl", "4",
+        "--start-daemon",
+        "backup",
+        "--mcast-interface",
+        IFNAME,
+        "--syncid",
+        "5",
+        "--sync-maxlen",
+        "1200",
+        "--mcast-group",
+        "239.1.2.5",
+        "--mcast-port",
+        "9005",
+        "--mcast-ttl",
+        "4",
     ]);
-    assert_eq!(h.daemons().unwrap(), [explicit(DaemonRole::Backup, 5, "239.1.2.5")]);
+    assert_eq!(
+        h.daemons().unwrap(),
+        [explicit(DaemonRole::Backup, 5, "239.1.2.5")]
+    );
     // Not ipvsadm --stop-daemon: it waits forever if the thread has not run yet.
     h.stop_daemon(DaemonRole::Backup).unwrap();
     assert_eq!(h.daemons().unwrap(), []);
@@ -136,12 +151,28 @@ fn daemon_errors() {
     let (_ns, mut h) = netns_with_sync_interface();
     let master = Daemon::new(DaemonRole::Master, IFNAME, 1);
     h.start_daemon(&master).unwrap();
-    assert_fails(h.start_daemon(&master), libc::EEXIST, "starting master sync daemon on sync0");
+    assert_fails(
+        h.start_daemon(&master),
+        libc::EEXIST,
+        "starting master sync daemon on sync0",
+    );
     h.stop_daemon(DaemonRole::Master).unwrap();
-    assert_fails(h.stop_daemon(DaemonRole::Master), libc::ESRCH, "stopping master sync daemon");
-    assert_fails(h.stop_daemon(DaemonRole::Backup), libc::ESRCH, "stopping backup sync daemon");
+    assert_fails(
+        h.stop_daemon(DaemonRole::Master),
+        libc::ESRCH,
+        "stopping master sync daemon",
+    );
+    assert_fails(
+        h.stop_daemon(DaemonRole::Backup),
+        libc::ESRCH,
+        "stopping backup sync daemon",
+    );
     let nowhere = Daemon::new(DaemonRole::Backup, "nosuch0", 1);
-    assert_fails(h.start_daemon(&nowhere), libc::ENODEV, "starting backup sync daemon on nosuch0");
+    assert_fails(
+        h.start_daemon(&nowhere),
+        libc::ENODEV,
+        "starting backup sync daemon on nosuch0",
+    );
     assert_eq!(h.daemons().unwrap(), []);
 }
 
@@ -159,7 +190,11 @@ fn sync_and_mixed_family_destinations_exclude_each_other() {
     assert_fails(h.add_dest(&key, &v6_server), libc::EINVAL, context);
     h.stop_daemon(DaemonRole::Master).unwrap();
     h.add_dest(&key, &v6_server).unwrap();
-    assert_fails(h.start_daemon(&master), libc::EINVAL, "starting master sync daemon on sync0");
+    assert_fails(
+        h.start_daemon(&master),
+        libc::EINVAL,
+        "starting master sync daemon on sync0",
+    );
     assert_eq!(h.daemons().unwrap(), []);
 }
 
@@ -172,7 +207,8 @@ fn stopping_a_daemon_right_after_starting_it_returns() {
     for round in 0..20 {
         for role in [DaemonRole::Master, DaemonRole::Backup] {
             h.start_daemon(&Daemon::new(role, IFNAME, round)).unwrap();
-            h.stop_daemon(role).unwrap_or_else(|e| panic!("round {round}: {e}"));
+            h.stop_daemon(role)
+                .unwrap_or_else(|e| panic!("round {round}: {e}"));
         }
         assert_daemons(&ns, &mut h, &[]);
     }

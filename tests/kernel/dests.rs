@@ -24,7 +24,10 @@ pub fn dest(addr: &str, port: u16, forward: Forward) -> Destination {
 
 /// A tunnel destination `addr:80`; `port` is the tunnel's (GUE) port.
 pub fn tunnel(addr: &str, kind: TunnelType, port: u16, flags: TunnelFlags) -> Destination {
-    Destination { tunnel: Tunnel { kind, port, flags }, ..dest(addr, 80, Forward::Tunnel) }
+    Destination {
+        tunnel: Tunnel { kind, port, flags },
+        ..dest(addr, 80, Forward::Tunnel)
+    }
 }
 
 fn add_all(h: &mut Handle, key: &ServiceKey, dests: &[Destination]) {
@@ -58,24 +61,35 @@ fn list_row(addr_port: &'static str, forward: &'static str, weight: i32) -> Stri
 fn listed_dests(ns: &Netns, options: &[&str]) -> Vec<String> {
     let args: Vec<&str> = ["-Ln"].iter().chain(options).copied().collect();
     // The version line, two title lines and the service line come first.
-    ns.ipvsadm(&args).lines().skip(4).map(str::to_owned).collect()
+    ns.ipvsadm(&args)
+        .lines()
+        .skip(4)
+        .map(str::to_owned)
+        .collect()
 }
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn masq_route_and_tunnel_forwarding_round_trip() {
     let (ns, mut h, key) = with_service("10.0.0.1");
-    assert_round_trip(&mut h, &key, &[
-        dest("10.0.0.2", 8080, Forward::Masq),
-        dest("10.0.0.3", 80, Forward::Route),
-        dest("10.0.0.4", 80, Forward::Tunnel),
-    ]);
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s rr",
-        "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 1",
-        "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -g -w 1",
-        "-a -t 10.0.0.1:80 -r 10.0.0.4:80 -i -w 1 --tun-type ipip",
-    ]);
+    assert_round_trip(
+        &mut h,
+        &key,
+        &[
+            dest("10.0.0.2", 8080, Forward::Masq),
+            dest("10.0.0.3", 80, Forward::Route),
+            dest("10.0.0.4", 80, Forward::Tunnel),
+        ],
+    );
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr",
+            "-a -t 10.0.0.1:80 -r 10.0.0.2:8080 -m -w 1",
+            "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -g -w 1",
+            "-a -t 10.0.0.1:80 -r 10.0.0.4:80 -i -w 1 --tun-type ipip",
+        ],
+    );
 }
 
 #[test]
@@ -84,7 +98,10 @@ fn local_forwarding_to_an_address_of_the_director() {
     let (ns, mut h, key) = with_service("10.0.0.1");
     ns.ip(&["addr", "add", "10.0.0.9/32", "dev", "lo"]);
     assert_round_trip(&mut h, &key, &[dest("10.0.0.9", 8080, Forward::Local)]);
-    assert_eq!(listed_dests(&ns, &[]), [list_row("10.0.0.9:8080", "Local", 1)]);
+    assert_eq!(
+        listed_dests(&ns, &[]),
+        [list_row("10.0.0.9:8080", "Local", 1)]
+    );
 }
 
 #[test]
@@ -98,18 +115,28 @@ fn bypass_forwarding_is_kept_as_written() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn weights_zero_to_int_max_round_trip() {
     let (ns, mut h, key) = with_service("10.0.0.1");
-    let weighted = |addr, weight| Destination { weight, ..dest(addr, 80, Forward::Route) };
+    let weighted = |addr, weight| Destination {
+        weight,
+        ..dest(addr, 80, Forward::Route)
+    };
     // ipvsadm stops at 65535; the kernel takes any non-negative int.
-    assert_round_trip(&mut h, &key, &[
-        weighted("10.0.0.2", 0),
-        weighted("10.0.0.3", 65535),
-        weighted("10.0.0.4", i32::MAX),
-    ]);
-    assert_eq!(listed_dests(&ns, &[]), [
-        list_row("10.0.0.2:80", "Route", 0),
-        list_row("10.0.0.3:80", "Route", 65535),
-        list_row("10.0.0.4:80", "Route", i32::MAX),
-    ]);
+    assert_round_trip(
+        &mut h,
+        &key,
+        &[
+            weighted("10.0.0.2", 0),
+            weighted("10.0.0.3", 65535),
+            weighted("10.0.0.4", i32::MAX),
+        ],
+    );
+    assert_eq!(
+        listed_dests(&ns, &[]),
+        [
+            list_row("10.0.0.2:80", "Route", 0),
+            list_row("10.0.0.3:80", "Route", 65535),
+            list_row("10.0.0.4:80", "Route", i32::MAX),
+        ]
+    );
 }
 
 const MAX_THRESHOLD: u32 = i32::MAX as u32;
@@ -123,20 +150,32 @@ fn connection_thresholds_round_trip() {
         lower_threshold,
         ..dest(addr, 80, Forward::Masq)
     };
-    assert_round_trip(&mut h, &key, &[
-        limited("10.0.0.2", 1000, 200),
-        limited("10.0.0.3", 5, 0),
-        // The kernel caps thresholds at INT_MAX (EINVAL above, since the 2026 overload-flag
-        // fix), as ipvsadm does.
-        limited("10.0.0.4", MAX_THRESHOLD, MAX_THRESHOLD),
-    ]);
-    let limits =
-        |dest, upper, lower| threshold_row(&Row { upper, lower, ..row(dest, "Masq", 1, "n/a") });
-    assert_eq!(listed_dests(&ns, &["--thresholds"]), [
-        limits("10.0.0.2:80", 1000, 200),
-        limits("10.0.0.3:80", 5, 0),
-        limits("10.0.0.4:80", MAX_THRESHOLD, MAX_THRESHOLD),
-    ]);
+    assert_round_trip(
+        &mut h,
+        &key,
+        &[
+            limited("10.0.0.2", 1000, 200),
+            limited("10.0.0.3", 5, 0),
+            // The kernel caps thresholds at INT_MAX (EINVAL above, since the 2026 overload-flag
+            // fix), as ipvsadm does.
+            limited("10.0.0.4", MAX_THRESHOLD, MAX_THRESHOLD),
+        ],
+    );
+    let limits = |dest, upper, lower| {
+        threshold_row(&Row {
+            upper,
+            lower,
+            ..row(dest, "Masq", 1, "n/a")
+        })
+    };
+    assert_eq!(
+        listed_dests(&ns, &["--thresholds"]),
+        [
+            limits("10.0.0.2:80", 1000, 200),
+            limits("10.0.0.3:80", 5, 0),
+            limits("10.0.0.4:80", MAX_THRESHOLD, MAX_THRESHOLD),
+        ]
+    );
 }
 
 #[test]
@@ -145,35 +184,46 @@ fn tunnel_types_ports_and_checksum_flags_round_trip() {
     let (ns, mut h, key) = with_service("10.0.0.1");
     use TunnelFlags as C;
     use TunnelType::*;
-    assert_round_trip(&mut h, &key, &[
-        tunnel("10.0.0.2", Ipip, 0, C::NOCSUM),
-        tunnel("10.0.0.3", Gue, 6080, C::NOCSUM),
-        tunnel("10.0.0.4", Gue, 6081, C::CSUM),
-        tunnel("10.0.0.5", Gue, 65535, C::REMCSUM),
-        tunnel("10.0.0.6", Gre, 0, C::NOCSUM),
-        tunnel("10.0.0.7", Gre, 0, C::CSUM),
-    ]);
+    assert_round_trip(
+        &mut h,
+        &key,
+        &[
+            tunnel("10.0.0.2", Ipip, 0, C::NOCSUM),
+            tunnel("10.0.0.3", Gue, 6080, C::NOCSUM),
+            tunnel("10.0.0.4", Gue, 6081, C::CSUM),
+            tunnel("10.0.0.5", Gue, 65535, C::REMCSUM),
+            tunnel("10.0.0.6", Gre, 0, C::NOCSUM),
+            tunnel("10.0.0.7", Gre, 0, C::CSUM),
+        ],
+    );
     let a = "-a -t 10.0.0.1:80 -r";
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s rr".to_owned(),
-        format!("{a} 10.0.0.2:80 -i -w 1 --tun-type ipip"),
-        format!("{a} 10.0.0.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum"),
-        format!("{a} 10.0.0.4:80 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum"),
-        format!("{a} 10.0.0.5:80 -i -w 1 --tun-type gue --tun-port 65535 --tun-remcsum"),
-        format!("{a} 10.0.0.6:80 -i -w 1 --tun-type gre --tun-nocsum"),
-        format!("{a} 10.0.0.7:80 -i -w 1 --tun-type gre --tun-csum"),
-    ]);
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr".to_owned(),
+            format!("{a} 10.0.0.2:80 -i -w 1 --tun-type ipip"),
+            format!("{a} 10.0.0.3:80 -i -w 1 --tun-type gue --tun-port 6080 --tun-nocsum"),
+            format!("{a} 10.0.0.4:80 -i -w 1 --tun-type gue --tun-port 6081 --tun-csum"),
+            format!("{a} 10.0.0.5:80 -i -w 1 --tun-type gue --tun-port 65535 --tun-remcsum"),
+            format!("{a} 10.0.0.6:80 -i -w 1 --tun-type gre --tun-nocsum"),
+            format!("{a} 10.0.0.7:80 -i -w 1 --tun-type gre --tun-csum"),
+        ],
+    );
 }
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn ipv6_destinations_round_trip() {
     let (ns, mut h, key) = with_service("2001:db8::1");
-    assert_round_trip(&mut h, &key, &[
-        dest("2001:db8::2", 8080, Forward::Masq),
-        dest("2001:db8::3", 80, Forward::Route),
-        tunnel("2001:db8::4", TunnelType::Gue, 6080, TunnelFlags::CSUM),
-    ]);
+    assert_round_trip(
+        &mut h,
+        &key,
+        &[
+            dest("2001:db8::2", 8080, Forward::Masq),
+            dest("2001:db8::3", 80, Forward::Route),
+            tunnel("2001:db8::4", TunnelType::Gue, 6080, TunnelFlags::CSUM),
+        ],
+    );
     assert_saved(&ns, &[
         "-A -t [2001:db8::1]:80 -s rr",
         "-a -t [2001:db8::1]:80 -r [2001:db8::2]:8080 -m -w 1",
@@ -190,18 +240,31 @@ fn other_family_destinations_only_through_a_tunnel() {
     h.add_service(&Service::new(v6, "rr")).unwrap();
 
     use TunnelType::{Gre, Ipip};
-    assert_round_trip(&mut h, &v4, &[tunnel("2001:db8::2", Ipip, 0, TunnelFlags::NOCSUM)]);
-    assert_round_trip(&mut h, &v6, &[tunnel("10.0.0.2", Gre, 0, TunnelFlags::CSUM)]);
+    assert_round_trip(
+        &mut h,
+        &v4,
+        &[tunnel("2001:db8::2", Ipip, 0, TunnelFlags::NOCSUM)],
+    );
+    assert_round_trip(
+        &mut h,
+        &v6,
+        &[tunnel("10.0.0.2", Gre, 0, TunnelFlags::CSUM)],
+    );
     for (key, addr) in [(v4, "2001:db8::3"), (v6, "10.0.0.3")] {
-        let err = h.add_dest(&key, &dest(addr, 80, Forward::Masq)).unwrap_err();
+        let err = h
+            .add_dest(&key, &dest(addr, 80, Forward::Masq))
+            .unwrap_err();
         assert_eq!(err.errno(), libc::EINVAL, "{err}");
     }
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s rr",
-        "-a -t 10.0.0.1:80 -r [2001:db8::2]:80 -i -w 1 --tun-type ipip",
-        "-A -t [2001:db8::1]:80 -s rr",
-        "-a -t [2001:db8::1]:80 -r 10.0.0.2:80 -i -w 1 --tun-type gre --tun-csum",
-    ]);
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr",
+            "-a -t 10.0.0.1:80 -r [2001:db8::2]:80 -i -w 1 --tun-type ipip",
+            "-A -t [2001:db8::1]:80 -s rr",
+            "-a -t [2001:db8::1]:80 -r 10.0.0.2:80 -i -w 1 --tun-type gre --tun-csum",
+        ],
+    );
 }
 
 #[test]
@@ -243,12 +306,18 @@ fn del_dest_removes_only_that_dest() {
     // Same address, other port: the port is part of the identity.
     h.del_dest(&key, &dests[1].key()).unwrap();
     assert_eq!(listed(&mut h, &key), [dests[2].clone(), dests[0].clone()]);
-    assert_eq!(h.del_dest(&key, &dests[1].key()).unwrap_err().errno(), libc::ENOENT);
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s rr",
-        "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1",
-        "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -m -w 1",
-    ]);
+    assert_eq!(
+        h.del_dest(&key, &dests[1].key()).unwrap_err().errno(),
+        libc::ENOENT
+    );
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr",
+            "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1",
+            "-a -t 10.0.0.1:80 -r 10.0.0.3:80 -m -w 1",
+        ],
+    );
 }
 
 #[test]
@@ -278,7 +347,10 @@ fn fresh_destination_has_zero_counters_and_stats() {
     let entries = h.dests(&key).unwrap();
     assert_eq!(entries.len(), 1);
     let e = &entries[0];
-    assert_eq!((e.active_conns, e.inactive_conns, e.persistent_conns), (0, 0, 0));
+    assert_eq!(
+        (e.active_conns, e.inactive_conns, e.persistent_conns),
+        (0, 0, 0)
+    );
     assert_eq!(e.stats, Stats::default());
     assert_eq!(h.service(&key).unwrap().stats, Stats::default());
     let counters = persistent_conn_row(&row("10.0.0.2:80", "Masq", 1, "n/a"));

@@ -1,7 +1,6 @@
 //! Error paths: each refused request reports the kernel's exact errno and says which
 //! operation on which object failed.
 
-
 use ipvsrs::model::{Destination, Forward, Service, ServiceKey, TunnelType};
 use ipvsrs::wire::Request;
 use ipvsrs::{Error, Handle};
@@ -36,8 +35,16 @@ fn assert_dest_refused(h: &mut Handle, dest: &Destination, errno: i32) {
 fn adding_an_existing_service_is_eexist() {
     let (_ns, mut h) = table_with_one_dest();
     let again = Service::new(vip(), "wlc");
-    assert_fails(h.add_service(&again), libc::EEXIST, "adding service tcp://10.0.0.1:80");
-    assert_eq!(h.service(&vip()).unwrap().service.scheduler, "rr", "the original is kept");
+    assert_fails(
+        h.add_service(&again),
+        libc::EEXIST,
+        "adding service tcp://10.0.0.1:80",
+    );
+    assert_eq!(
+        h.service(&vip()).unwrap().service.scheduler,
+        "rr",
+        "the original is kept"
+    );
 }
 
 #[test]
@@ -47,12 +54,28 @@ fn a_missing_service_is_esrch() {
     let mut h = ns.handle();
     let missing = ServiceKey::udp(ip("10.9.9.9"), 53);
     let name = "udp://10.9.9.9:53";
-    assert_fails(h.del_service(&missing), libc::ESRCH, &format!("deleting service {name}"));
+    assert_fails(
+        h.del_service(&missing),
+        libc::ESRCH,
+        &format!("deleting service {name}"),
+    );
     let update = Service::new(missing, "rr");
-    assert_fails(h.update_service(&update), libc::ESRCH, &format!("updating service {name}"));
-    assert_fails(h.service(&missing), libc::ESRCH, &format!("getting service {name}"));
+    assert_fails(
+        h.update_service(&update),
+        libc::ESRCH,
+        &format!("updating service {name}"),
+    );
+    assert_fails(
+        h.service(&missing),
+        libc::ESRCH,
+        &format!("getting service {name}"),
+    );
     let context = format!("adding destination 10.0.1.1:80 to {name}");
-    assert_fails(h.add_dest(&missing, &masq("10.0.1.1")), libc::ESRCH, &context);
+    assert_fails(
+        h.add_dest(&missing, &masq("10.0.1.1")),
+        libc::ESRCH,
+        &context,
+    );
 }
 
 #[test]
@@ -74,7 +97,11 @@ fn unknown_scheduler_and_persistence_engine_are_enoent() {
     let ns = Netns::new();
     let mut h = ns.handle();
     let context = "adding service tcp://10.0.0.1:80";
-    assert_fails(h.add_service(&Service::new(vip(), "nosuchsched")), libc::ENOENT, context);
+    assert_fails(
+        h.add_service(&Service::new(vip(), "nosuchsched")),
+        libc::ENOENT,
+        context,
+    );
     let mut with_pe = Service::new(vip(), "rr");
     with_pe.pe_name = Some("nosuchpe".to_owned());
     assert_fails(h.add_service(&with_pe), libc::ENOENT, context);
@@ -90,11 +117,19 @@ fn service_settings_out_of_range_are_einval() {
     for prefix in [0, 129] {
         let mut s = Service::new(v6, "rr");
         s.netmask = prefix;
-        assert_fails(h.add_service(&s), libc::EINVAL, "adding service tcp://[2001:db8::1]:80");
+        assert_fails(
+            h.add_service(&s),
+            libc::EINVAL,
+            "adding service tcp://[2001:db8::1]:80",
+        );
     }
     // The kernel's limit is 15 bytes plus the NUL.
     let long = Service::new(vip(), "sixteen-bytes-xx");
-    assert_fails(h.add_service(&long), libc::EINVAL, "adding service tcp://10.0.0.1:80");
+    assert_fails(
+        h.add_service(&long),
+        libc::EINVAL,
+        "adding service tcp://10.0.0.1:80",
+    );
     assert!(h.services().unwrap().is_empty());
 }
 
@@ -184,7 +219,11 @@ fn a_batch_of_two_thousand_services_is_applied_whole() {
     let requests: Vec<Request<'_>> = services.iter().map(Request::NewService).collect();
     let results = h.execute(&requests);
     assert_eq!(results.len(), services.len());
-    assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.iter().find(|r| r.is_err()));
+    assert!(
+        results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
     let listed = sorted_keys(settled(|| h.services().unwrap()));
     assert_eq!(listed, keys_of(&services));
 }

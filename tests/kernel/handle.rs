@@ -11,7 +11,10 @@ fn open_reports_version_and_table_size() {
     let info = h.info().unwrap();
     assert_eq!(info.version, 0x010201);
     let header = ns.ipvsadm(&["-Ln"]);
-    let expected = format!("IP Virtual Server version 1.2.1 (size={})", info.conn_tab_size);
+    let expected = format!(
+        "IP Virtual Server version 1.2.1 (size={})",
+        info.conn_tab_size
+    );
     assert!(header.starts_with(&expected), "{header}");
 }
 
@@ -23,8 +26,22 @@ fn handle_in_namespace_writes_only_there() {
     let mut h = ns.handle();
     let key = ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80);
     h.add_service(&Service::new(key, "rr")).unwrap();
-    h.add_dest(&key, &Destination::new("10.0.0.2".parse().unwrap(), 80, Forward::Masq)).unwrap();
-    assert_saved(&ns, &["-A -t 10.0.0.1:80 -s rr", "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1"]);
+    h.add_dest(
+        &key,
+        &Destination::new("10.0.0.2".parse().unwrap(), 80, Forward::Masq),
+    )
+    .unwrap();
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr",
+            "-a -t 10.0.0.1:80 -r 10.0.0.2:80 -m -w 1",
+        ],
+    );
     assert_saved(&other, &[] as &[&str]);
-    assert!(Handle::open_in_netns(other.path()).unwrap().services().unwrap().is_empty());
+    assert!(Handle::open_in_netns(other.path())
+        .unwrap()
+        .services()
+        .unwrap()
+        .is_empty());
 }

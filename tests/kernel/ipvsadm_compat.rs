@@ -6,8 +6,8 @@ use std::io::Write;
 use std::process::Stdio;
 
 use ipvsrs::model::{
-    Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey,
-    TunnelFlags, TunnelType,
+    Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey, TunnelFlags,
+    TunnelType,
 };
 use ipvsrs::Handle;
 
@@ -22,36 +22,65 @@ fn table() -> Vec<(Service, Vec<Destination>)> {
     use TunnelFlags as C;
     use TunnelType::{Gre, Gue, Ipip};
     let v4 = ip("10.0.0.1");
-    let sctp = ServiceKey::Addr { protocol: Protocol::Sctp, addr: v4, port: 9 };
+    let sctp = ServiceKey::Addr {
+        protocol: Protocol::Sctp,
+        addr: v4,
+        port: 9,
+    };
     let weighted = |weight, d| Destination { weight, ..d };
-    let sip = with_sip(persistent(Service::new(ServiceKey::udp(v4, 5060), "wlc"), 60, 0xffff_ff00));
+    let sip = with_sip(persistent(
+        Service::new(ServiceKey::udp(v4, 5060), "wlc"),
+        60,
+        0xffff_ff00,
+    ));
     let mh6 = with_flags(ServiceKey::fwmark(Family::Inet6, 7), "mh", F::MH_PORT);
     vec![
-        (with_flags(ServiceKey::tcp(v4, 80), "sh", F::SH_FALLBACK | F::SH_PORT), vec![
-            Destination {
-                weight: 0,
-                upper_threshold: 100,
-                lower_threshold: 50,
-                ..dest("10.0.0.2", 8080, Masq)
-            },
-            weighted(2, tunnel("10.0.0.3", Gue, 6080, C::REMCSUM)),
-            weighted(3, tunnel("10.0.0.4", Gre, 0, C::CSUM)),
-            weighted(65535, tunnel("2001:db8::5", Ipip, 0, C::NOCSUM)),
-            Destination { upper_threshold: 7, ..dest("10.0.0.6", 80, Route) },
-        ]),
-        (with_flags(ServiceKey::udp(v4, 53), "ovf", F::ONEPACKET | F::SCHED3), vec![
-            weighted(5, dest("10.0.0.2", 5353, Masq)),
-        ]),
+        (
+            with_flags(ServiceKey::tcp(v4, 80), "sh", F::SH_FALLBACK | F::SH_PORT),
+            vec![
+                Destination {
+                    weight: 0,
+                    upper_threshold: 100,
+                    lower_threshold: 50,
+                    ..dest("10.0.0.2", 8080, Masq)
+                },
+                weighted(2, tunnel("10.0.0.3", Gue, 6080, C::REMCSUM)),
+                weighted(3, tunnel("10.0.0.4", Gre, 0, C::CSUM)),
+                weighted(65535, tunnel("2001:db8::5", Ipip, 0, C::NOCSUM)),
+                Destination {
+                    upper_threshold: 7,
+                    ..dest("10.0.0.6", 80, Route)
+                },
+            ],
+        ),
+        (
+            with_flags(ServiceKey::udp(v4, 53), "ovf", F::ONEPACKET | F::SCHED3),
+            vec![weighted(5, dest("10.0.0.2", 5353, Masq))],
+        ),
         (sip, vec![]),
         (Service::new(sctp, "fo"), vec![dest("10.0.0.3", 9, Route)]),
-        (persistent(Service::new(ServiceKey::tcp(ip("2001:db8::1"), 443), "wlc"), 360, 64), vec![
-            weighted(4, dest("2001:db8::2", 8443, Masq)),
-        ]),
-        (Service::new(ServiceKey::fwmark(Family::Inet, 7), "rr"), vec![dest("10.0.0.7", 0, Route)]),
-        (persistent(mh6, 100, 64), vec![
-            Destination { port: 0, ..tunnel("2001:db8::8", Gue, 6081, C::CSUM) },
-            dest("2001:db8::9", 0, Masq),
-        ]),
+        (
+            persistent(
+                Service::new(ServiceKey::tcp(ip("2001:db8::1"), 443), "wlc"),
+                360,
+                64,
+            ),
+            vec![weighted(4, dest("2001:db8::2", 8443, Masq))],
+        ),
+        (
+            Service::new(ServiceKey::fwmark(Family::Inet, 7), "rr"),
+            vec![dest("10.0.0.7", 0, Route)],
+        ),
+        (
+            persistent(mh6, 100, 64),
+            vec![
+                Destination {
+                    port: 0,
+                    ..tunnel("2001:db8::8", Gue, 6081, C::CSUM)
+                },
+                dest("2001:db8::9", 0, Masq),
+            ],
+        ),
     ]
 }
 
@@ -112,31 +141,65 @@ pub struct Row {
 }
 
 /// A destination without thresholds.
-pub const fn row(dest: &'static str, forward: &'static str, weight: i32, tunnel: &'static str)
-    -> Row {
-    Row { dest, forward, weight, upper: 0, lower: 0, tunnel }
+pub const fn row(
+    dest: &'static str,
+    forward: &'static str,
+    weight: i32,
+    tunnel: &'static str,
+) -> Row {
+    Row {
+        dest,
+        forward,
+        weight,
+        upper: 0,
+        lower: 0,
+        tunnel,
+    }
 }
 
 /// `ipvsadm -L` of `table()`: each service's line and its destinations, in ipvsadm's order.
 const LISTED: &[(&str, &[Row])] = &[
-    ("TCP  10.0.0.1:80 sh (sh-fallback,sh-port)", &[
-        Row { upper: 100, lower: 50, ..row("10.0.0.2:8080", "Masq", 0, "n/a") },
-        row("10.0.0.3:80", "Tunnel", 2, "gue:6080:r+c"),
-        row("10.0.0.4:80", "Tunnel", 3, "gre:+c"),
-        Row { upper: 7, ..row("10.0.0.6:80", "Route", 1, "n/a") },
-        row("[2001:db8::5]:80", "Tunnel", 65535, "ipip"),
-    ]),
-    ("UDP  10.0.0.1:53 ovf (flag-3) ops", &[row("10.0.0.2:5353", "Masq", 5, "n/a")]),
-    ("UDP  10.0.0.1:5060 wlc persistent 60 mask 255.255.255.0 pe sip", &[]),
-    ("SCTP 10.0.0.1:9 fo", &[row("10.0.0.3:9", "Route", 1, "n/a")]),
-    ("TCP  [2001:db8::1]:443 wlc persistent 360 mask 64", &[
-        row("[2001:db8::2]:8443", "Masq", 4, "n/a"),
-    ]),
+    (
+        "TCP  10.0.0.1:80 sh (sh-fallback,sh-port)",
+        &[
+            Row {
+                upper: 100,
+                lower: 50,
+                ..row("10.0.0.2:8080", "Masq", 0, "n/a")
+            },
+            row("10.0.0.3:80", "Tunnel", 2, "gue:6080:r+c"),
+            row("10.0.0.4:80", "Tunnel", 3, "gre:+c"),
+            Row {
+                upper: 7,
+                ..row("10.0.0.6:80", "Route", 1, "n/a")
+            },
+            row("[2001:db8::5]:80", "Tunnel", 65535, "ipip"),
+        ],
+    ),
+    (
+        "UDP  10.0.0.1:53 ovf (flag-3) ops",
+        &[row("10.0.0.2:5353", "Masq", 5, "n/a")],
+    ),
+    (
+        "UDP  10.0.0.1:5060 wlc persistent 60 mask 255.255.255.0 pe sip",
+        &[],
+    ),
+    (
+        "SCTP 10.0.0.1:9 fo",
+        &[row("10.0.0.3:9", "Route", 1, "n/a")],
+    ),
+    (
+        "TCP  [2001:db8::1]:443 wlc persistent 360 mask 64",
+        &[row("[2001:db8::2]:8443", "Masq", 4, "n/a")],
+    ),
     ("FWM  7 rr", &[row("10.0.0.7:0", "Route", 1, "n/a")]),
-    ("FWM  7 IPv6 mh (mh-port) persistent 100 mask 64", &[
-        row("[2001:db8::8]:0", "Tunnel", 1, "gue:6081:+c"),
-        row("[2001:db8::9]:0", "Masq", 1, "n/a"),
-    ]),
+    (
+        "FWM  7 IPv6 mh (mh-port) persistent 100 mask 64",
+        &[
+            row("[2001:db8::8]:0", "Tunnel", 1, "gue:6081:+c"),
+            row("[2001:db8::9]:0", "Masq", 1, "n/a"),
+        ],
+    ),
 ];
 
 /// One `ipvsadm -Ln` view: its option, its two title lines (as ipvsadm prints them) and
@@ -185,28 +248,48 @@ const VIEWS: [View; 4] = [
 
 /// `"  -> %-28s %-7s %-6d %-10u %-10u"`
 pub fn plain_row(r: &Row) -> String {
-    format!("  -> {:<28} {:<7} {:<6} {:<10} {:<10}", r.dest, r.forward, r.weight, 0, 0)
+    format!(
+        "  -> {:<28} {:<7} {:<6} {:<10} {:<10}",
+        r.dest, r.forward, r.weight, 0, 0
+    )
 }
 
 /// `"  -> %-28s %-10u %-10u %-10u %-10u"`
 pub fn threshold_row(r: &Row) -> String {
-    format!("  -> {:<28} {:<10} {:<10} {:<10} {:<10}", r.dest, r.upper, r.lower, 0, 0)
+    format!(
+        "  -> {:<28} {:<10} {:<10} {:<10} {:<10}",
+        r.dest, r.upper, r.lower, 0, 0
+    )
 }
 
 /// `"  -> %-28s %-9u %-11u %-10u %-10u"`
 pub fn persistent_conn_row(r: &Row) -> String {
-    format!("  -> {:<28} {:<9} {:<11} {:<10} {:<10}", r.dest, r.weight, 0, 0, 0)
+    format!(
+        "  -> {:<28} {:<9} {:<11} {:<10} {:<10}",
+        r.dest, r.weight, 0, 0, 0
+    )
 }
 
 /// `"  -> %-28s %-7s %-13s %-6d %-10u %-10u"`
 fn tunnel_row(r: &Row) -> String {
-    let Row { dest, forward, tunnel, weight, .. } = r;
-    format!("  -> {dest:<28} {forward:<7} {tunnel:<13} {weight:<6} {:<10} {:<10}", 0, 0)
+    let Row {
+        dest,
+        forward,
+        tunnel,
+        weight,
+        ..
+    } = r;
+    format!(
+        "  -> {dest:<28} {forward:<7} {tunnel:<13} {weight:<6} {:<10} {:<10}",
+        0, 0
+    )
 }
 
 /// The whole text of `ipvsadm -Ln` in `view` for `LISTED`.
 fn expected_listing(conn_tab_size: u32, view: &View) -> String {
-    let mut lines = vec![format!("IP Virtual Server version 1.2.1 (size={conn_tab_size})")];
+    let mut lines = vec![format!(
+        "IP Virtual Server version 1.2.1 (size={conn_tab_size})"
+    )];
     lines.extend(view.title.map(str::to_owned));
     for (service, rows) in LISTED {
         lines.push(service.to_string());
@@ -219,7 +302,8 @@ fn write_table(h: &mut Handle) {
     for (service, dests) in table() {
         h.add_service(&service).unwrap_or_else(|e| panic!("{e}"));
         for d in &dests {
-            h.add_dest(&service.key, d).unwrap_or_else(|e| panic!("{e}"));
+            h.add_dest(&service.key, d)
+                .unwrap_or_else(|e| panic!("{e}"));
         }
     }
 }
@@ -227,14 +311,25 @@ fn write_table(h: &mut Handle) {
 /// The table as we read it: services sorted by key (HASHED left out), each with its
 /// destinations oldest first (the kernel lists them newest first).
 fn read_table(h: &mut Handle) -> Vec<(Service, Vec<Destination>)> {
-    let mut services: Vec<Service> = h.services().unwrap().into_iter().map(|e| e.service).collect();
+    let mut services: Vec<Service> = h
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.service)
+        .collect();
     services.sort_by_key(|s| s.key);
     services
         .into_iter()
         .map(|s| {
             let listed = h.dests(&s.key).unwrap().into_iter().map(|e| e.dest);
             let dests: Vec<Destination> = listed.rev().collect();
-            (Service { flags: s.flags.user(), ..s }, dests)
+            (
+                Service {
+                    flags: s.flags.user(),
+                    ..s
+                },
+                dests,
+            )
         })
         .collect()
 }
@@ -252,9 +347,22 @@ fn run_ipvsadm(ns: &Netns, commands: &[&str]) {
 
 /// `ipvsadm -R` with `rules` on its standard input.
 fn ipvsadm_restore(ns: &Netns, rules: &str) {
-    let mut child = ns.exec("ipvsadm").arg("-R").stdin(Stdio::piped()).spawn().unwrap();
-    child.stdin.take().unwrap().write_all(rules.as_bytes()).unwrap();
-    assert!(child.wait().unwrap().success(), "ipvsadm -R failed on:\n{rules}");
+    let mut child = ns
+        .exec("ipvsadm")
+        .arg("-R")
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rules.as_bytes())
+        .unwrap();
+    assert!(
+        child.wait().unwrap().success(),
+        "ipvsadm -R failed on:\n{rules}"
+    );
 }
 
 #[test]
@@ -274,7 +382,12 @@ fn ipvsadm_lists_the_table_we_wrote_in_every_view() {
     let size = h.info().unwrap().conn_tab_size;
     for view in &VIEWS {
         let listed = settled(|| ns.ipvsadm(&["-Ln", view.option]));
-        assert_eq!(listed, expected_listing(size, view), "ipvsadm -Ln {}", view.option);
+        assert_eq!(
+            listed,
+            expected_listing(size, view),
+            "ipvsadm -Ln {}",
+            view.option
+        );
     }
 }
 
@@ -299,11 +412,21 @@ fn ipvsadm_restores_what_it_saved_of_our_table() {
     // else comes back.
     let restored = |(s, mut dests): (Service, Vec<Destination>)| {
         dests.sort_by_key(|d| d.key());
-        let unlimited = |d| Destination { upper_threshold: 0, lower_threshold: 0, ..d };
+        let unlimited = |d| Destination {
+            upper_threshold: 0,
+            lower_threshold: 0,
+            ..d
+        };
         (s, dests.into_iter().map(unlimited).collect::<Vec<_>>())
     };
     let expected: Vec<_> = sorted(table()).into_iter().map(restored).collect();
-    assert_eq!(read_table(&mut h).into_iter().map(restored).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        read_table(&mut h)
+            .into_iter()
+            .map(restored)
+            .collect::<Vec<_>>(),
+        expected
+    );
 }
 
 #[test]
@@ -315,12 +438,29 @@ fn ipvsadm_edits_replace_whole_objects_we_wrote() {
     let flags = ServiceFlags::ONEPACKET | ServiceFlags::SH_PORT;
     let service = with_sip(persistent(with_flags(key, "sh", flags), 60, 0xffff_ff00));
     let masq = || dest("10.0.0.2", 5060, Forward::Masq);
-    let dest = Destination { weight: 5, upper_threshold: 100, lower_threshold: 50, ..masq() };
+    let dest = Destination {
+        weight: 5,
+        upper_threshold: 100,
+        lower_threshold: 50,
+        ..masq()
+    };
     h.add_service(&service).unwrap();
     h.add_dest(&key, &dest).unwrap();
 
     // libipvs sends whole objects: what the command line leaves out goes back to defaults.
-    run_ipvsadm(&ns, &["-E -u 10.0.0.1:5060 -s rr", "-e -u 10.0.0.1:5060 -r 10.0.0.2 -m -w 3"]);
-    let edited = Destination { weight: 3, ..masq() };
-    assert_eq!(read_table(&mut h), [(Service::new(key, "rr"), vec![edited])]);
+    run_ipvsadm(
+        &ns,
+        &[
+            "-E -u 10.0.0.1:5060 -s rr",
+            "-e -u 10.0.0.1:5060 -r 10.0.0.2 -m -w 3",
+        ],
+    );
+    let edited = Destination {
+        weight: 3,
+        ..masq()
+    };
+    assert_eq!(
+        read_table(&mut h),
+        [(Service::new(key, "rr"), vec![edited])]
+    );
 }

@@ -3,13 +3,13 @@
 
 mod support;
 
-mod handle;
-mod services;
-mod dests;
-mod ipvsadm_compat;
-mod errors;
-mod daemon;
-mod config;
-mod scale;
-mod process;
 mod c_api;
+mod config;
+mod daemon;
+mod dests;
+mod errors;
+mod handle;
+mod ipvsadm_compat;
+mod process;
+mod scale;
+mod services;

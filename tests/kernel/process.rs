@@ -34,7 +34,10 @@ fn wait_for_exit_status(pid: libc::pid_t) -> i32 {
     // SAFETY: pid is our child; status is a valid out-pointer.
     let rc = unsafe { libc::waitpid(pid, &mut status, 0) };
     assert_eq!(rc, pid, "waitpid: {}", io::Error::last_os_error());
-    assert!(libc::WIFEXITED(status), "the child did not exit normally: status {status:#x}");
+    assert!(
+        libc::WIFEXITED(status),
+        "the child did not exit normally: status {status:#x}"
+    );
     libc::WEXITSTATUS(status)
 }
 
@@ -49,7 +52,11 @@ fn a_forked_child_uses_the_handle_and_the_parent_keeps_working() {
     match unsafe { libc::fork() } {
         -1 => panic!("fork: {}", io::Error::last_os_error()),
         0 => child_adds_service(&mut h, &by_child, &[key(1), key(2)]),
-        pid => assert_eq!(wait_for_exit_status(pid), 0, "1: add failed, 2: wrong table"),
+        pid => assert_eq!(
+            wait_for_exit_status(pid),
+            0,
+            "1: add failed, 2: wrong table"
+        ),
     }
     assert_eq!(sorted_keys(h.services().unwrap()), [key(1), key(2)]);
     h.del_service(&key(2)).unwrap();
@@ -64,7 +71,10 @@ fn a_handle_opens_from_a_namespace_descriptor() {
     let mut first = Handle::open_in_netns_fd(netns.as_fd()).unwrap();
     first.add_service(&Service::new(key(80), "rr")).unwrap();
     drop(first);
-    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), "-A -t 10.0.0.1:80 -s rr\n");
+    assert_eq!(
+        settled(|| ns.ipvsadm(&["-Sn"])),
+        "-A -t 10.0.0.1:80 -s rr\n"
+    );
     // The handle worked on a duplicate: the caller's descriptor still opens the namespace.
     let mut second = Handle::open_in_netns_fd(netns.as_fd()).unwrap();
     assert_eq!(sorted_keys(second.services().unwrap()), [key(80)]);
@@ -110,16 +120,29 @@ fn open_outcome_in_child() {
 /// line's text.
 fn child_open_outcome(how: &str, mut command: Command) -> String {
     let out = command
-        .args(["--ignored", "--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
+        .args([
+            "--ignored",
+            "--exact",
+            CHILD_TEST,
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, how)
         .output()
         .expect("run the test binary as a child");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "child: {}\n{stdout}{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "child: {}\n{stdout}{stderr}",
+        out.status
+    );
     // libtest prints "test NAME ... " on the same line, before the outcome.
-    let line = stdout.lines().find_map(|l| l.split_once(OUTCOME).map(|(_, outcome)| outcome));
-    line.unwrap_or_else(|| panic!("no outcome in the child's output:\n{stdout}")).to_owned()
+    let line = stdout
+        .lines()
+        .find_map(|l| l.split_once(OUTCOME).map(|(_, outcome)| outcome));
+    line.unwrap_or_else(|| panic!("no outcome in the child's output:\n{stdout}"))
+        .to_owned()
 }
 
 fn as_nobody() -> Command {
@@ -131,7 +154,10 @@ fn as_nobody() -> Command {
 fn assert_eperm(outcome: &str, mentions: &str) {
     let expected = format!("errno {}: ", libc::EPERM);
     assert!(outcome.starts_with(&expected), "{outcome}");
-    assert!(outcome.contains(mentions), "{outcome:?} does not mention {mentions:?}");
+    assert!(
+        outcome.contains(mentions),
+        "{outcome:?} does not mention {mentions:?}"
+    );
 }
 
 #[test]
@@ -162,10 +188,12 @@ fn root_without_cap_net_admin_gets_eperm_from_ipvs() {
     // not granted to the new program even though it runs as root; CAP_SYS_ADMIN remains,
     // so the child does enter the namespace.
     unsafe {
-        child.pre_exec(|| match libc::prctl(libc::PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) {
-            0 => Ok(()),
-            _ => Err(io::Error::last_os_error()),
-        });
+        child.pre_exec(
+            || match libc::prctl(libc::PR_CAPBSET_DROP, CAP_NET_ADMIN, 0, 0, 0) {
+                0 => Ok(()),
+                _ => Err(io::Error::last_os_error()),
+            },
+        );
     }
     let outcome = child_open_outcome(ns.path().to_str().unwrap(), child);
     assert_eperm(&outcome, "CAP_NET_ADMIN");

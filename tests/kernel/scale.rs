@@ -32,10 +32,12 @@ fn dest(i: u16, k: u8) -> Destination {
 fn ten_thousand_services_with_ten_destinations_each() {
     let ns = Netns::new();
     let mut h = ns.handle();
-    let services: Vec<Service> =
-        (0..SERVICES).map(|i| Service::new(service_key(i), "wrr")).collect();
-    let dests: Vec<Vec<Destination>> =
-        (0..SERVICES).map(|i| (0..DESTS_PER_SERVICE).map(|k| dest(i, k)).collect()).collect();
+    let services: Vec<Service> = (0..SERVICES)
+        .map(|i| Service::new(service_key(i), "wrr"))
+        .collect();
+    let dests: Vec<Vec<Destination>> = (0..SERVICES)
+        .map(|i| (0..DESTS_PER_SERVICE).map(|k| dest(i, k)).collect())
+        .collect();
     let mut requests = Vec::new();
     for (service, its_dests) in services.iter().zip(&dests) {
         requests.push(Request::NewService(service));
@@ -46,13 +48,23 @@ fn ten_thousand_services_with_ten_destinations_each() {
     let results = h.execute(&requests);
     let build = start.elapsed();
     assert_eq!(results.len(), requests.len());
-    assert!(results.iter().all(|r| r.is_ok()), "{:?}", results.iter().find(|r| r.is_err()));
+    assert!(
+        results.iter().all(|r| r.is_ok()),
+        "{:?}",
+        results.iter().find(|r| r.is_err())
+    );
 
     let start = Instant::now();
     let listed = sorted_keys(settled(|| h.services().unwrap()));
     let listed_dests: Vec<Vec<Destination>> = services
         .iter()
-        .map(|s| h.dests(&s.key).unwrap().into_iter().map(|e| e.dest).collect())
+        .map(|s| {
+            h.dests(&s.key)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.dest)
+                .collect()
+        })
         .collect();
     let dump = start.elapsed();
 
@@ -87,10 +99,14 @@ impl Drop for SetOnDrop<'_> {
 /// Adds and deletes 100 services in `ns` over and over until `stop` is set.
 fn churn(ns: &Netns, stop: &AtomicBool) {
     let mut h = ns.handle();
-    let services: Vec<Service> =
-        (0..100).map(|i| Service::new(service_key(i * 97), "rr")).collect();
+    let services: Vec<Service> = (0..100)
+        .map(|i| Service::new(service_key(i * 97), "rr"))
+        .collect();
     let adds: Vec<Request<'_>> = services.iter().map(Request::NewService).collect();
-    let dels: Vec<Request<'_>> = services.iter().map(|s| Request::DelService(&s.key)).collect();
+    let dels: Vec<Request<'_>> = services
+        .iter()
+        .map(|s| Request::DelService(&s.key))
+        .collect();
     while !stop.load(Ordering::Relaxed) {
         assert!(h.execute(&adds).iter().all(|r| r.is_ok()));
         assert!(h.execute(&dels).iter().all(|r| r.is_ok()));

@@ -23,7 +23,11 @@ impl Netns {
     /// A new namespace with `lo` up (the kernel refuses destinations without a local
     /// routing table).
     pub fn new() -> Netns {
-        let name = format!("ipvsrs-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let name = format!(
+            "ipvsrs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         run(Command::new("ip").args(["netns", "add", &name]));
         let ns = Netns { name };
         ns.ip(&["link", "set", "lo", "up"]);
@@ -58,7 +62,9 @@ impl Netns {
 
 impl Drop for Netns {
     fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
     }
 }
 
@@ -137,6 +143,9 @@ pub fn assert_fails<T: Debug>(result: Result<T>, errno: i32, context: &str) -> E
     let err = result.expect_err(&format!("expected {context} to fail with errno {errno}"));
     assert_eq!(err.errno(), errno, "errno of {err}");
     let text = err.to_string();
-    assert!(text.contains(context), "{text:?} does not mention {context:?}");
+    assert!(
+        text.contains(context),
+        "{text:?} does not mention {context:?}"
+    );
     err
 }

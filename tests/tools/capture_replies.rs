@@ -86,7 +86,9 @@ impl Netns {
     }
 
     fn ipvsadm(&self, args: &[&str]) -> io::Result<()> {
-        run(Command::new("ip").args(["netns", "exec", &self.0, "ipvsadm"]).args(args))
+        run(Command::new("ip")
+            .args(["netns", "exec", &self.0, "ipvsadm"])
+            .args(args))
     }
 
     /// Moves the calling (main) thread into the namespace: sockets created afterwards
@@ -136,7 +138,10 @@ fn capture(out: &Path) -> io::Result<()> {
     let mut c = Capture::open(out)?;
     let family = c.family_id()?;
     let tcp = ServiceKey::tcp(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 80);
-    let udp6 = ServiceKey::udp(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)), 5060);
+    let udp6 = ServiceKey::udp(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1)),
+        5060,
+    );
     let fwmark = ServiceKey::fwmark(Family::Inet, 7);
     let udp_stats = ServiceKey::udp(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 53);
     let missing = ServiceKey::tcp(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 9)), 80);
@@ -213,7 +218,9 @@ impl<'a> Capture<'a> {
                 return Ok(ctrl::decode_family(attrs).map_err(invalid)?.0);
             }
         }
-        Err(io::Error::other("the controller does not know the IPVS family"))
+        Err(io::Error::other(
+            "the controller does not know the IPVS family",
+        ))
     }
 
     /// Sends one request and saves every datagram up to its final ACK, DONE or error.

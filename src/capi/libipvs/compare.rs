@@ -27,23 +27,42 @@ fn compare<T, K: Ord>(a: *const T, b: *const T, key: impl Fn(&T) -> K) -> c_int 
 
 /// Compares two service entries: fwmark, family, protocol, address, port. NULL sorts first.
 #[no_mangle]
-pub extern "C" fn ipvs_cmp_services(s1: *mut ipvs_service_entry_t, s2: *mut ipvs_service_entry_t) -> c_int {
+pub extern "C" fn ipvs_cmp_services(
+    s1: *mut ipvs_service_entry_t,
+    s2: *mut ipvs_service_entry_t,
+) -> c_int {
     boundary(0, || {
-        compare(s1, s2, |s| (s.fwmark, s.af, s.protocol, addr_bytes(&s.addr), u16::from_be(s.port)))
+        compare(s1, s2, |s| {
+            (
+                s.fwmark,
+                s.af,
+                s.protocol,
+                addr_bytes(&s.addr),
+                u16::from_be(s.port),
+            )
+        })
     })
 }
 
 /// Compares two destination entries: family, address, port. NULL sorts first.
 #[no_mangle]
 pub extern "C" fn ipvs_cmp_dests(d1: *mut ipvs_dest_entry_t, d2: *mut ipvs_dest_entry_t) -> c_int {
-    boundary(0, || compare(d1, d2, |d| (d.af, addr_bytes(&d.addr), u16::from_be(d.port))))
+    boundary(0, || {
+        compare(d1, d2, |d| {
+            (d.af, addr_bytes(&d.addr), u16::from_be(d.port))
+        })
+    })
 }
 
 /// `qsort` over `n` entries at `entries` with a C comparator.
 ///
 /// # Safety
 /// `entries` must point to `n` valid, writable entries.
-pub unsafe fn sort<T>(entries: *mut T, n: usize, cmp: unsafe extern "C" fn(*mut T, *mut T) -> c_int) {
+pub unsafe fn sort<T>(
+    entries: *mut T,
+    n: usize,
+    cmp: unsafe extern "C" fn(*mut T, *mut T) -> c_int,
+) {
     if n < 2 {
         return;
     }
@@ -52,6 +71,11 @@ pub unsafe fn sort<T>(entries: *mut T, n: usize, cmp: unsafe extern "C" fn(*mut 
     unsafe {
         let cmp: unsafe extern "C" fn(*const libc::c_void, *const libc::c_void) -> c_int =
             std::mem::transmute(cmp);
-        libc::qsort(entries as *mut libc::c_void, n, std::mem::size_of::<T>(), Some(cmp));
+        libc::qsort(
+            entries as *mut libc::c_void,
+            n,
+            std::mem::size_of::<T>(),
+            Some(cmp),
+        );
     }
 }

@@ -22,7 +22,11 @@ pub use compare::{ipvs_cmp_dests, ipvs_cmp_services};
 /// Written under the library's lock; reading it while another thread calls `ipvs_init`
 /// or `ipvs_getinfo` is a data race, as in libipvs.
 #[no_mangle]
-pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo { version: 0, size: 0, num_services: 0 };
+pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo {
+    version: 0,
+    size: 0,
+    num_services: 0,
+};
 
 fn store_info(info: crate::model::Info) {
     // SAFETY: writes happen with the default handle's lock held (see callers).
@@ -173,7 +177,9 @@ pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_des
 #[no_mangle]
 pub extern "C" fn ipvs_del_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
     boundary(-1, || {
-        dest_op(Func::DelDest, svc, dest, |h, key, d| Ok(h.del_dest(key, &d.key(key.family())?)?))
+        dest_op(Func::DelDest, svc, dest, |h, key, d| {
+            Ok(h.del_dest(key, &d.key(key.family())?)?)
+        })
     })
 }
 
@@ -217,7 +223,10 @@ pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
     boundary(std::ptr::null_mut(), || {
         pointer(default_handle::with_default(|h| {
             let services = h.services()?;
-            let header = ip_vs_get_services { num_services: services.len() as c_uint, entrytable: [] };
+            let header = ip_vs_get_services {
+                num_services: services.len() as c_uint,
+                entrytable: [],
+            };
             malloc_block(header, services.iter().map(ip_vs_service_entry::from))
         }))
     })
@@ -268,7 +277,10 @@ pub extern "C" fn ipvs_get_timeout() -> *mut ipvs_timeout_t {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetTimeout);
         pointer(default_handle::with_default(|h| {
-            malloc_block(ipvs_timeout_t::from(&h.timeouts()?), std::iter::empty::<u8>())
+            malloc_block(
+                ipvs_timeout_t::from(&h.timeouts()?),
+                std::iter::empty::<u8>(),
+            )
         }))
     })
 }
@@ -325,7 +337,11 @@ pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service
             // by num_services entries.
             unsafe {
                 let entries = std::ptr::addr_of_mut!((*s).entrytable) as *mut ipvs_service_entry_t;
-                compare::sort(entries, (*s).num_services as usize, f.unwrap_or(ipvs_cmp_services));
+                compare::sort(
+                    entries,
+                    (*s).num_services as usize,
+                    f.unwrap_or(ipvs_cmp_services),
+                );
             }
         }
     })
@@ -340,7 +356,11 @@ pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
             // num_dests entries.
             unsafe {
                 let entries = std::ptr::addr_of_mut!((*d).entrytable) as *mut ipvs_dest_entry_t;
-                compare::sort(entries, (*d).num_dests as usize, f.unwrap_or(ipvs_cmp_dests));
+                compare::sort(
+                    entries,
+                    (*d).num_dests as usize,
+                    f.unwrap_or(ipvs_cmp_dests),
+                );
             }
         }
     })

@@ -37,29 +37,57 @@ pub fn record(f: Func) {
 
 /// libipvs 1.31's table: (context or `None` for any, errno, message); first match wins.
 const TABLE: &[(Option<Func>, c_int, &CStr)] = &[
-    (Some(Func::AddService), libc::EEXIST, c"Service already exists"),
-    (Some(Func::AddService), libc::ENOENT, c"Scheduler or persistence engine not found"),
+    (
+        Some(Func::AddService),
+        libc::EEXIST,
+        c"Service already exists",
+    ),
+    (
+        Some(Func::AddService),
+        libc::ENOENT,
+        c"Scheduler or persistence engine not found",
+    ),
     (Some(Func::UpdateService), libc::ESRCH, c"No such service"),
-    (Some(Func::UpdateService), libc::ENOENT, c"Scheduler or persistence engine not found"),
+    (
+        Some(Func::UpdateService),
+        libc::ENOENT,
+        c"Scheduler or persistence engine not found",
+    ),
     (Some(Func::DelService), libc::ESRCH, c"No such service"),
     (Some(Func::ZeroService), libc::ESRCH, c"No such service"),
     (Some(Func::AddDest), libc::ESRCH, c"Service not defined"),
-    (Some(Func::AddDest), libc::EEXIST, c"Destination already exists"),
+    (
+        Some(Func::AddDest),
+        libc::EEXIST,
+        c"Destination already exists",
+    ),
     (Some(Func::UpdateDest), libc::ESRCH, c"Service not defined"),
     (Some(Func::UpdateDest), libc::ENOENT, c"No such destination"),
     (Some(Func::DelDest), libc::ESRCH, c"Service not defined"),
     (Some(Func::DelDest), libc::ENOENT, c"No such destination"),
-    (Some(Func::StartDaemon), libc::EEXIST, c"Daemon has already run"),
+    (
+        Some(Func::StartDaemon),
+        libc::EEXIST,
+        c"Daemon has already run",
+    ),
     (Some(Func::StopDaemon), libc::ESRCH, c"No daemon is running"),
     (Some(Func::GetServices), libc::ESRCH, c"No such service"),
     (Some(Func::GetDests), libc::ESRCH, c"No such service"),
     (Some(Func::GetService), libc::ESRCH, c"No such service"),
     (None, libc::EPERM, c"Permission denied (you must be root)"),
-    (None, libc::EINVAL, c"Invalid operation.  Possibly wrong module version, address not unicast, ..."),
+    (
+        None,
+        libc::EINVAL,
+        c"Invalid operation.  Possibly wrong module version, address not unicast, ...",
+    ),
     (None, libc::ENOPROTOOPT, c"Protocol not available"),
     (None, libc::ENOMEM, c"Memory allocation problem"),
     (None, libc::EOPNOTSUPP, c"Operation not supported with IPv6"),
-    (None, libc::EAFNOSUPPORT, c"Operation not supported with specified address family"),
+    (
+        None,
+        libc::EAFNOSUPPORT,
+        c"Operation not supported with specified address family",
+    ),
     (None, libc::EMSGSIZE, c"Module is wrong version"),
 ];
 

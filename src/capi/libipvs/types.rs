@@ -349,7 +349,10 @@ pub struct Unrepresentable {
 }
 
 fn invalid(detail: String) -> Unrepresentable {
-    Unrepresentable { errno: libc::EINVAL, detail }
+    Unrepresentable {
+        errno: libc::EINVAL,
+        detail,
+    }
 }
 
 fn family(af: u16) -> Result<Family, Unrepresentable> {
@@ -380,7 +383,9 @@ impl nf_inet_addr {
             IpAddr::V6(a) => bytes = a.octets(),
         }
         // SAFETY: 16 bytes to four u32 words, any bit pattern is valid.
-        nf_inet_addr { all: unsafe { std::mem::transmute::<[u8; 16], [u32; 4]>(bytes) } }
+        nf_inet_addr {
+            all: unsafe { std::mem::transmute::<[u8; 16], [u32; 4]>(bytes) },
+        }
     }
 
     fn v4_word(addr: IpAddr) -> u32 {
@@ -393,7 +398,11 @@ impl nf_inet_addr {
 
 /// Reads a fixed C string buffer up to its first NUL (or its end).
 pub fn c_buf_to_string(buf: &[c_char], what: &str) -> Result<String, Unrepresentable> {
-    let bytes: Vec<u8> = buf.iter().take_while(|&&c| c != 0).map(|&c| c as u8).collect();
+    let bytes: Vec<u8> = buf
+        .iter()
+        .take_while(|&&c| c != 0)
+        .map(|&c| c as u8)
+        .collect();
     String::from_utf8(bytes).map_err(|_| invalid(format!("the {what} is not UTF-8")))
 }
 
@@ -449,21 +458,37 @@ pub fn service_key(
 ) -> Result<ServiceKey, Unrepresentable> {
     let family = family(af)?;
     if fwmark != 0 {
-        return Ok(ServiceKey::Fwmark { family, mark: fwmark });
+        return Ok(ServiceKey::Fwmark {
+            family,
+            mark: fwmark,
+        });
     }
     let protocol = Protocol::from_number(protocol)
         .ok_or_else(|| invalid(format!("protocol {protocol} is not TCP, UDP or SCTP")))?;
-    Ok(ServiceKey::Addr { protocol, addr: addr.to_ip(family), port: u16::from_be(port) })
+    Ok(ServiceKey::Addr {
+        protocol,
+        addr: addr.to_ip(family),
+        port: u16::from_be(port),
+    })
 }
 
 impl ip_vs_dest_user {
     pub fn to_model(&self, service_family: Family) -> Result<Destination, Unrepresentable> {
-        let family = if self.af == 0 { service_family } else { family(self.af)? };
-        let forward = Forward::from_conn_flags(self.conn_flags)
-            .ok_or_else(|| invalid(format!("forwarding method {} is unknown", self.conn_flags & 7)))?;
-        let kind = u8::try_from(self.tun_type).ok().and_then(TunnelType::from_number).ok_or_else(
-            || invalid(format!("tunnel type {} is unknown", self.tun_type)),
-        )?;
+        let family = if self.af == 0 {
+            service_family
+        } else {
+            family(self.af)?
+        };
+        let forward = Forward::from_conn_flags(self.conn_flags).ok_or_else(|| {
+            invalid(format!(
+                "forwarding method {} is unknown",
+                self.conn_flags & 7
+            ))
+        })?;
+        let kind = u8::try_from(self.tun_type)
+            .ok()
+            .and_then(TunnelType::from_number)
+            .ok_or_else(|| invalid(format!("tunnel type {} is unknown", self.tun_type)))?;
         Ok(Destination {
             addr: self.addr.to_ip(family),
             port: u16::from_be(self.port),
@@ -471,13 +496,24 @@ impl ip_vs_dest_user {
             weight: self.weight,
             upper_threshold: self.u_threshold,
             lower_threshold: self.l_threshold,
-            tunnel: Tunnel { kind, port: u16::from_be(self.tun_port), flags: TunnelFlags(self.tun_flags) },
+            tunnel: Tunnel {
+                kind,
+                port: u16::from_be(self.tun_port),
+                flags: TunnelFlags(self.tun_flags),
+            },
         })
     }
 
     pub fn key(&self, service_family: Family) -> Result<DestKey, Unrepresentable> {
-        let family = if self.af == 0 { service_family } else { family(self.af)? };
-        Ok(DestKey { addr: self.addr.to_ip(family), port: u16::from_be(self.port) })
+        let family = if self.af == 0 {
+            service_family
+        } else {
+            family(self.af)?
+        };
+        Ok(DestKey {
+            addr: self.addr.to_ip(family),
+            port: u16::from_be(self.port),
+        })
     }
 }
 
@@ -527,7 +563,11 @@ struct KeyFields {
 
 fn key_fields(key: &ServiceKey) -> KeyFields {
     match *key {
-        ServiceKey::Addr { protocol, addr, port } => KeyFields {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => KeyFields {
             protocol: protocol.number(),
             port: port.to_be(),
             fwmark: 0,
@@ -646,7 +686,12 @@ impl ip_vs_daemon_user {
         u32::try_from(self.state)
             .ok()
             .and_then(DaemonRole::from_number)
-            .ok_or_else(|| invalid(format!("daemon state {} is neither master nor backup", self.state)))
+            .ok_or_else(|| {
+                invalid(format!(
+                    "daemon state {} is neither master nor backup",
+                    self.state
+                ))
+            })
     }
 
     pub fn to_model(&self) -> Result<Daemon, Unrepresentable> {
@@ -658,8 +703,9 @@ impl ip_vs_daemon_user {
             role: self.role()?,
             ifname: c_buf_to_string(&self.mcast_ifn, "multicast interface name")?,
             sync_id: self.syncid as u32,
-            sync_maxlen: u16::try_from(self.sync_maxlen)
-                .map_err(|_| invalid(format!("sync_maxlen {} is out of range", self.sync_maxlen)))?,
+            sync_maxlen: u16::try_from(self.sync_maxlen).map_err(|_| {
+                invalid(format!("sync_maxlen {} is out of range", self.sync_maxlen))
+            })?,
             mcast_group,
             mcast_port: self.mcast_port,
             mcast_ttl: u8::try_from(self.mcast_ttl)
@@ -678,7 +724,9 @@ impl From<&Daemon> for ip_vs_daemon_user {
             mcast_port: d.mcast_port,
             mcast_ttl: d.mcast_ttl as u16,
             mcast_af: d.mcast_group.map_or(0, |g| Family::of(&g).number()),
-            mcast_group: d.mcast_group.map_or(nf_inet_addr::zeroed(), nf_inet_addr::from_ip),
+            mcast_group: d
+                .mcast_group
+                .map_or(nf_inet_addr::zeroed(), nf_inet_addr::from_ip),
         };
         string_to_c_buf(&d.ifname, &mut out.mcast_ifn);
         out
