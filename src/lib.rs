@@ -10,6 +10,8 @@ pub mod capi;
 /// cbindgen:ignore
 pub mod client;
 /// cbindgen:ignore
+pub mod desired;
+/// cbindgen:ignore
 pub mod model;
 /// cbindgen:ignore
 pub mod wire;

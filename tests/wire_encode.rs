@@ -334,7 +334,7 @@ fn del_dest_ipv6() {
         20, 0, 1, 0,   0x20, 0x01, 0x0d, 0xb8,   0, 0, 0, 0,   0, 0, 0, 0,   0, 0, 0, 0x10, // ADDR (1)
         6, 0, 2, 0,    0x13, 0xc4, 0, 0,             // PORT (2): 5060
     ];
-    let request = Request::DelDest(&udp6(), &key);
+    let request = Request::DelDest(&udp6(), key);
     assert_bytes(&encode(request, 7), &[head, &identity_nest(UDP6_KEY), dest].concat());
 }
 

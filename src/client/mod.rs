@@ -227,7 +227,7 @@ impl Handle {
     }
 
     pub fn del_dest(&mut self, service: &ServiceKey, dest: &DestKey) -> Result<()> {
-        self.write(Request::DelDest(service, dest))
+        self.write(Request::DelDest(service, *dest))
     }
 
     /// The destinations of a service, in the kernel's order (newest first). The kernel

@@ -134,7 +134,7 @@ pub enum Request<'a> {
     DumpServices,
     NewDest(&'a ServiceKey, &'a Destination),
     SetDest(&'a ServiceKey, &'a Destination),
-    DelDest(&'a ServiceKey, &'a DestKey),
+    DelDest(&'a ServiceKey, DestKey),
     DumpDests(&'a ServiceKey),
     /// Zeroes one service's counters, or all of them.
     Zero(Option<&'a ServiceKey>),
@@ -203,7 +203,7 @@ impl Request<'_> {
             Request::DelDest(key, dest) => {
                 put_service_key_nest(&mut w, key);
                 let nest = w.begin_nest(cmd_attr::DEST);
-                put_dest_key(&mut w, dest);
+                put_dest_key(&mut w, &dest);
                 w.end_nest(nest);
             }
             Request::SetTimeouts(t) => {

@@ -13,3 +13,4 @@ mod ipvsadm_compat;
 mod process;
 mod scale;
 mod services;
+mod desired;

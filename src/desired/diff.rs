@@ -1,0 +1,378 @@
+//! The changes that turn the kernel's table into a desired one: computed in O(n) with hash
+//! maps, minimal (settings change in place, so live connections survive), in a fixed order,
+//! and applied all-or-nothing: when a step fails, the steps done are undone.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::net::IpAddr;
+
+use super::{DesiredTable, DestState};
+use crate::client::{Error, Handle, Result};
+use crate::model::{DestEntry, DestKey, Destination, Family, Forward, Service, ServiceKey};
+use crate::wire::Request;
+
+/// The kernel's table: each service with its destinations, as listed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KernelTable {
+    pub services: Vec<(Service, Vec<DestEntry>)>,
+}
+
+impl KernelTable {
+    /// Reads every service and its destinations (one dump each).
+    pub fn read(handle: &mut Handle) -> Result<KernelTable> {
+        let mut services = Vec::new();
+        for entry in handle.services()? {
+            let dests = handle.dests(&entry.service.key)?;
+            services.push((entry.service, dests));
+        }
+        Ok(KernelTable { services })
+    }
+}
+
+/// A part of the kernel's table that a model owns: an address block (optionally one
+/// protocol and a port range) or a range of firewall marks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ScopeRule {
+    Addresses { network: IpAddr, prefix: u8, ports: (u16, u16) },
+    Fwmarks { family: Family, marks: (u32, u32) },
+}
+
+impl ScopeRule {
+    fn covers(&self, key: &ServiceKey) -> bool {
+        match (self, key) {
+            (ScopeRule::Addresses { network, prefix, ports }, ServiceKey::Addr { addr, port, .. }) => {
+                in_network(addr, network, *prefix) && (ports.0..=ports.1).contains(port)
+            }
+            (ScopeRule::Fwmarks { family, marks }, ServiceKey::Fwmark { family: f, mark }) => {
+                family == f && (marks.0..=marks.1).contains(mark)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn in_network(addr: &IpAddr, network: &IpAddr, prefix: u8) -> bool {
+    let bits = |a: &IpAddr| match a {
+        IpAddr::V4(a) => (u128::from(u32::from(*a)) << 96, 32),
+        IpAddr::V6(a) => (u128::from(*a), 128),
+    };
+    let ((a, alen), (n, nlen)) = (bits(addr), bits(network));
+    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(nlen))) };
+    alen == nlen && a & mask == n & mask
+}
+
+/// How a diff treats what the model does not say.
+#[derive(Clone, Debug, Default)]
+pub struct DiffOptions {
+    /// The kernel services the model owns; others are left alone. Empty: all of them (a
+    /// service missing from the model is deleted), as ipvsctl does.
+    pub scope: Vec<ScopeRule>,
+    /// Keep the weights of existing destinations (a health checker owns them).
+    pub keep_weights: bool,
+}
+
+impl DiffOptions {
+    fn owns(&self, key: &ServiceKey) -> bool {
+        self.scope.is_empty() || self.scope.iter().any(|r| r.covers(key))
+    }
+}
+
+/// One step of a changeset. Updates and deletions carry what they replace, so a failed
+/// apply can put it back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Change {
+    AddService(Service),
+    UpdateService { from: Service, to: Service },
+    DelService { service: Service, dests: Vec<Destination> },
+    AddDest { service: ServiceKey, dest: Destination },
+    UpdateDest { service: ServiceKey, from: Destination, to: Destination },
+    DelDest { service: ServiceKey, dest: Destination },
+}
+
+/// The six kinds of change, named as ipvsctl's `--allowed-actions` names them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    AddService,
+    UpdateService,
+    DelService,
+    AddDest,
+    UpdateDest,
+    DelDest,
+}
+
+impl Action {
+    pub const ALL: [Action; 6] = [
+        Action::AddService,
+        Action::UpdateService,
+        Action::DelService,
+        Action::AddDest,
+        Action::UpdateDest,
+        Action::DelDest,
+    ];
+
+    /// ipvsctl's short name: `as`, `us`, `ds`, `ad`, `ud`, `dd`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Action::AddService => "as",
+            Action::UpdateService => "us",
+            Action::DelService => "ds",
+            Action::AddDest => "ad",
+            Action::UpdateDest => "ud",
+            Action::DelDest => "dd",
+        }
+    }
+}
+
+impl Change {
+    pub fn action(&self) -> Action {
+        match self {
+            Change::AddService(_) => Action::AddService,
+            Change::UpdateService { .. } => Action::UpdateService,
+            Change::DelService { .. } => Action::DelService,
+            Change::AddDest { .. } => Action::AddDest,
+            Change::UpdateDest { .. } => Action::UpdateDest,
+            Change::DelDest { .. } => Action::DelDest,
+        }
+    }
+
+    /// The kernel request that makes this change.
+    pub fn request(&self) -> Request<'_> {
+        match self {
+            Change::AddService(s) => Request::NewService(s),
+            Change::UpdateService { to, .. } => Request::SetService { service: to, flags_mask: u32::MAX },
+            Change::DelService { service, .. } => Request::DelService(&service.key),
+            Change::AddDest { service, dest } => Request::NewDest(service, dest),
+            Change::UpdateDest { service, to, .. } => Request::SetDest(service, to),
+            Change::DelDest { service, dest } => Request::DelDest(service, dest.key()),
+        }
+    }
+
+    /// The requests that undo this change, in order.
+    fn undo(&self) -> Vec<Request<'_>> {
+        match self {
+            Change::AddService(s) => vec![Request::DelService(&s.key)],
+            Change::UpdateService { from, .. } => {
+                vec![Request::SetService { service: from, flags_mask: u32::MAX }]
+            }
+            // The kernel lists destinations newest first: re-add them oldest first.
+            Change::DelService { service, dests } => std::iter::once(Request::NewService(service))
+                .chain(dests.iter().rev().map(|d| Request::NewDest(&service.key, d)))
+                .collect(),
+            Change::AddDest { service, dest } => vec![Request::DelDest(service, dest.key())],
+            Change::UpdateDest { service, from, .. } => vec![Request::SetDest(service, from)],
+            Change::DelDest { service, dest } => vec![Request::NewDest(service, dest)],
+        }
+    }
+}
+
+impl fmt::Display for Change {
+    /// One line: "add service tcp://10.0.0.1:80 (wrr)", "update destination ... weight 1 -> 5".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Change::AddService(s) => write!(f, "add service {} ({})", s.key, s.scheduler),
+            Change::UpdateService { from, to } => {
+                write!(f, "update service {} ({})", to.key, service_changes(from, to).join(", "))
+            }
+            Change::DelService { service, dests } => {
+                write!(f, "delete service {} and its {} destinations", service.key, dests.len())
+            }
+            Change::AddDest { service, dest } => {
+                write!(f, "add destination {} to {service} (weight {})", dest.key(), dest.weight)
+            }
+            Change::UpdateDest { service, from, to } => write!(
+                f,
+                "update destination {} of {service} ({})",
+                to.key(),
+                dest_changes(from, to).join(", ")
+            ),
+            Change::DelDest { service, dest } => {
+                write!(f, "delete destination {} from {service}", dest.key())
+            }
+        }
+    }
+}
+
+fn service_changes(from: &Service, to: &Service) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{name} {a} -> {b}"));
+        }
+    };
+    field("scheduler", from.scheduler.clone(), to.scheduler.clone());
+    field("flags", format!("{:#x}", from.flags.user().0), format!("{:#x}", to.flags.user().0));
+    field("timeout", from.timeout.to_string(), to.timeout.to_string());
+    field("netmask", format!("{:#x}", from.netmask), format!("{:#x}", to.netmask));
+    field("engine", format!("{:?}", from.pe_name), format!("{:?}", to.pe_name));
+    out
+}
+
+fn dest_changes(from: &Destination, to: &Destination) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, a: String, b: String| {
+        if a != b {
+            out.push(format!("{name} {a} -> {b}"));
+        }
+    };
+    field("forward", format!("{:?}", from.forward), format!("{:?}", to.forward));
+    field("weight", from.weight.to_string(), to.weight.to_string());
+    field("upper threshold", from.upper_threshold.to_string(), to.upper_threshold.to_string());
+    field("lower threshold", from.lower_threshold.to_string(), to.lower_threshold.to_string());
+    field("tunnel", format!("{:?}", from.tunnel), format!("{:?}", to.tunnel));
+    out
+}
+
+/// The destination as the kernel should hold it: weight 0 unless active; tunnel settings
+/// only matter for tunnel forwarding.
+fn effective(dest: &Destination, state: DestState) -> Destination {
+    let weight = if state == DestState::Active { dest.weight } else { 0 };
+    Destination { weight, ..normalised(dest) }
+}
+
+fn normalised(dest: &Destination) -> Destination {
+    match dest.forward {
+        Forward::Tunnel => dest.clone(),
+        _ => Destination { tunnel: Default::default(), ..dest.clone() },
+    }
+}
+
+fn same_settings(a: &Service, b: &Service) -> bool {
+    a.scheduler == b.scheduler
+        && a.flags.user() == b.flags.user()
+        && a.timeout == b.timeout
+        && a.netmask == b.netmask
+        && a.pe_name == b.pe_name
+}
+
+/// The changes that turn `current` into `desired`, in a fixed order: deletions of services
+/// the model owns but does not list (in the kernel's order), then for each service of the
+/// model, in its order: add it with its destinations, or update it and delete, update and
+/// add destinations. Linear in the size of both tables.
+pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions) -> Vec<Change> {
+    let wanted: HashSet<ServiceKey> = desired.services.iter().map(|s| s.service.key).collect();
+    let kernel: HashMap<ServiceKey, &(Service, Vec<DestEntry>)> =
+        current.services.iter().map(|entry| (entry.0.key, entry)).collect();
+    let mut changes = Vec::new();
+    for (service, dests) in &current.services {
+        if options.owns(&service.key) && !wanted.contains(&service.key) {
+            let dests = dests.iter().map(|d| d.dest.clone()).collect();
+            changes.push(Change::DelService { service: service.clone(), dests });
+        }
+    }
+    for want in &desired.services {
+        let key = want.service.key;
+        let Some((have, have_dests)) = kernel.get(&key).copied() else {
+            changes.push(Change::AddService(want.service.clone()));
+            for d in want.dests.iter().filter(|d| d.state != DestState::Draining) {
+                changes.push(Change::AddDest { service: key, dest: effective(&d.dest, d.state) });
+            }
+            continue;
+        };
+        if !same_settings(have, &want.service) {
+            changes.push(Change::UpdateService { from: have.clone(), to: want.service.clone() });
+        }
+        diff_dests(key, &want.dests, have_dests, options, &mut changes);
+    }
+    changes
+}
+
+fn diff_dests(
+    service: ServiceKey,
+    wanted: &[super::DesiredDest],
+    have: &[DestEntry],
+    options: &DiffOptions,
+    changes: &mut Vec<Change>,
+) {
+    let wanted_by_key: HashMap<DestKey, &super::DesiredDest> =
+        wanted.iter().map(|d| (d.dest.key(), d)).collect();
+    let have_by_key: HashMap<DestKey, &DestEntry> = have.iter().map(|d| (d.dest.key(), d)).collect();
+    for entry in have {
+        let drained = |d: &&super::DesiredDest| {
+            d.state == DestState::Draining && entry.active_conns + entry.inactive_conns == 0
+        };
+        match wanted_by_key.get(&entry.dest.key()) {
+            None => changes.push(Change::DelDest { service, dest: entry.dest.clone() }),
+            Some(d) if drained(d) => changes.push(Change::DelDest { service, dest: entry.dest.clone() }),
+            Some(_) => {}
+        }
+    }
+    for want in wanted {
+        let Some(entry) = have_by_key.get(&want.dest.key()) else {
+            if want.state != DestState::Draining {
+                changes.push(Change::AddDest { service, dest: effective(&want.dest, want.state) });
+            }
+            continue;
+        };
+        if want.state == DestState::Draining && entry.active_conns + entry.inactive_conns == 0 {
+            continue; // deleted above
+        }
+        let mut to = effective(&want.dest, want.state);
+        if options.keep_weights {
+            to.weight = entry.dest.weight;
+        }
+        if normalised(&entry.dest) != to {
+            changes.push(Change::UpdateDest { service, from: entry.dest.clone(), to });
+        }
+    }
+}
+
+/// What happened to each change of an apply.
+#[derive(Debug)]
+pub struct ApplyReport {
+    /// Each change with its outcome, in order.
+    pub results: Vec<(Change, Result<()>)>,
+    /// Whether a failure made the apply undo the changes that had succeeded.
+    pub rolled_back: bool,
+    /// Undo steps that failed themselves (the table may then differ from before).
+    pub rollback_failures: Vec<Error>,
+}
+
+impl ApplyReport {
+    pub fn succeeded(&self) -> bool {
+        !self.rolled_back
+    }
+}
+
+/// Why an apply did nothing at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyRefused {
+    #[error("the changeset needs actions that are not allowed: {}", .0.join("; "))]
+    NotAllowed(Vec<String>),
+}
+
+/// Runs `changes` in one batch. If any fails, undoes the ones that succeeded, newest
+/// first, so the table is as before (counters aside). Changes whose action is not in
+/// `allowed` refuse the whole changeset before anything is sent.
+pub fn apply(
+    handle: &mut Handle,
+    changes: Vec<Change>,
+    allowed: &[Action],
+) -> std::result::Result<ApplyReport, ApplyRefused> {
+    let refused: Vec<String> = changes
+        .iter()
+        .filter(|c| !allowed.contains(&c.action()))
+        .map(|c| format!("{c} ({})", c.action().code()))
+        .collect();
+    if !refused.is_empty() {
+        return Err(ApplyRefused::NotAllowed(refused));
+    }
+    let requests: Vec<Request<'_>> = changes.iter().map(Change::request).collect();
+    let outcomes = handle.execute(&requests);
+    let failed = outcomes.iter().any(|o| o.is_err());
+    let mut rollback_failures = Vec::new();
+    if failed {
+        let undo: Vec<Request<'_>> = changes
+            .iter()
+            .zip(&outcomes)
+            .rev()
+            .filter(|(_, outcome)| outcome.is_ok())
+            .flat_map(|(change, _)| change.undo())
+            .collect();
+        rollback_failures = handle.execute(&undo).into_iter().filter_map(|r| r.err()).collect();
+    }
+    Ok(ApplyReport {
+        results: changes.into_iter().zip(outcomes).collect(),
+        rolled_back: failed,
+        rollback_failures,
+    })
+}
