@@ -199,3 +199,37 @@ fn a_failure_at_any_step_rolls_everything_back() {
     assert!(apply(&mut h, changes, &Action::ALL).unwrap().succeeded());
     assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &DiffOptions::default()), []);
 }
+
+/// 10,000 services x 10 destinations: against an empty table the changeset has one write
+/// per object, against the same table none. Wall times are printed, never asserted.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_large_model_against_an_empty_and_an_identical_table() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let services = (0..10_000u32)
+        .map(|i| {
+            let [_, _, hi, lo] = i.to_be_bytes();
+            let dests = (1..=10).map(|d| dest(&format!("10.2.{d}.1"), d, DestState::Active)).collect();
+            service(&format!("10.3.{hi}.{lo}"), "wrr", dests)
+        })
+        .collect();
+    let model = DesiredTable { services, ..Default::default() };
+    let options = DiffOptions::default();
+    for (table, expected_writes) in [("empty", 110_000), ("identical", 0)] {
+        let start = std::time::Instant::now();
+        let current = KernelTable::read(&mut h).unwrap();
+        let read = start.elapsed();
+        let changes = diff(&model, &current, &options);
+        let diffed = start.elapsed();
+        assert_eq!(changes.len(), expected_writes, "against the {table} table");
+        let report = apply(&mut h, changes, &Action::ALL).unwrap();
+        assert!(report.succeeded());
+        eprintln!(
+            "10k x 10 model against the {table} table: {expected_writes} kernel writes; \
+             read {read:?}, diff {:?}, apply {:?}",
+            diffed - read,
+            start.elapsed() - diffed
+        );
+    }
+}
