@@ -1,0 +1,261 @@
+//! Parameters in address strings, as ipvsctl has them: `${env.NAME}`, `${host.IFNAME}`,
+//! `${host.IFNAME_N}` and flattened keys (`${ports.web}`) from YAML or JSON files.
+//! Placeholders may nest: `${backends.${env.STAGE}}`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_yaml::Value;
+
+/// Where parameter values come from. The parser asks for a name without the `${` `}`
+/// (`env.PORT`, `host.eth0`, `ports.web`); `None` means unknown, which is a model error.
+pub trait ParamSource {
+    fn lookup(&self, name: &str) -> Option<String>;
+}
+
+/// A source that knows no parameter: every placeholder is an error.
+pub struct NoParams;
+
+impl ParamSource for NoParams {
+    fn lookup(&self, _name: &str) -> Option<String> {
+        None
+    }
+}
+
+/// Why a parameter file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ParamFileError {
+    #[error("cannot read parameter file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("parameter file {path} is not YAML or JSON: {source}")]
+    Syntax {
+        path: String,
+        source: serde_yaml::Error,
+    },
+}
+
+/// The usual sources, chained in ipvsctl's order (first hit wins): interface addresses
+/// (`host.`), environment variables (`env.`), then value files in the order added.
+/// Build it empty and add what the caller enabled; tests add their own values.
+#[derive(Clone, Debug, Default)]
+pub struct Params {
+    interfaces: HashMap<String, Vec<IpAddr>>,
+    env: HashMap<String, String>,
+    files: Vec<HashMap<String, String>>,
+}
+
+impl Params {
+    /// No sources at all.
+    pub fn new() -> Params {
+        Params::default()
+    }
+
+    /// Adds an interface and its addresses, in the order `${host.NAME_N}` numbers them.
+    pub fn with_interface(mut self, name: &str, addrs: Vec<IpAddr>) -> Params {
+        self.interfaces
+            .entry(name.to_owned())
+            .or_default()
+            .extend(addrs);
+        self
+    }
+
+    /// Adds the addresses of the host's interfaces (`getifaddrs`), as `${host.NAME}`.
+    pub fn with_host_interfaces(mut self) -> std::io::Result<Params> {
+        for (name, addr) in host_interface_addresses()? {
+            self.interfaces.entry(name).or_default().push(addr);
+        }
+        Ok(self)
+    }
+
+    /// Adds variables as `${env.NAME}`.
+    pub fn with_env_vars<I, K, V>(mut self, vars: I) -> Params
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        self.env
+            .extend(vars.into_iter().map(|(k, v)| (k.into(), v.into())));
+        self
+    }
+
+    /// Adds this process's environment as `${env.NAME}`. Unlike ipvsctl, values that
+    /// contain `=` are kept; names or values that are not UTF-8 are skipped.
+    pub fn with_process_env(self) -> Params {
+        let vars = std::env::vars_os()
+            .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)));
+        self.with_env_vars(vars)
+    }
+
+    /// Adds the values of a YAML or JSON document (JSON is read as YAML), nested keys
+    /// flattened with dots (`ports: {web: 8443}` gives `ports.web`), list items by index.
+    /// `origin` names the document in errors.
+    pub fn with_values_text(mut self, text: &str, origin: &str) -> Result<Params, ParamFileError> {
+        let doc: Value = serde_yaml::from_str(text).map_err(|source| ParamFileError::Syntax {
+            path: origin.to_owned(),
+            source,
+        })?;
+        let mut flat = HashMap::new();
+        flatten("", &doc, &mut flat);
+        self.files.push(flat);
+        Ok(self)
+    }
+
+    /// Adds the values of a YAML or JSON file, as [`Params::with_values_text`].
+    pub fn with_values_file(self, path: &Path) -> Result<Params, ParamFileError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ParamFileError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        self.with_values_text(&text, &shown)
+    }
+
+    fn interface_address(&self, spec: &str) -> Option<IpAddr> {
+        if let Some(addrs) = self.interfaces.get(spec) {
+            return addrs.first().copied();
+        }
+        // `eth0_1` is the second address of eth0 (checked after the exact name, since an
+        // interface may itself be called `x_1`).
+        let (name, index) = spec.rsplit_once('_')?;
+        let index: usize = index.parse().ok()?;
+        self.interfaces.get(name)?.get(index).copied()
+    }
+}
+
+impl ParamSource for Params {
+    fn lookup(&self, name: &str) -> Option<String> {
+        let from_host = name
+            .strip_prefix("host.")
+            .and_then(|spec| self.interface_address(spec))
+            .map(|addr| addr.to_string());
+        let from_env = || {
+            name.strip_prefix("env.")
+                .and_then(|var| self.env.get(var).cloned())
+        };
+        let from_files = || self.files.iter().find_map(|file| file.get(name).cloned());
+        from_host.or_else(from_env).or_else(from_files)
+    }
+}
+
+fn flatten(prefix: &str, value: &Value, out: &mut HashMap<String, String>) {
+    let join = |key: &str| {
+        if prefix.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{prefix}.{key}")
+        }
+    };
+    match value {
+        Value::Mapping(map) => {
+            for (key, child) in map {
+                if let Some(key) = scalar_text(key) {
+                    flatten(&join(&key), child, out);
+                }
+            }
+        }
+        Value::Sequence(items) => {
+            for (index, child) in items.iter().enumerate() {
+                flatten(&join(&index.to_string()), child, out);
+            }
+        }
+        Value::Tagged(tagged) => flatten(prefix, &tagged.value, out),
+        scalar => {
+            if let Some(text) = scalar_text(scalar) {
+                out.insert(prefix.to_owned(), text);
+            }
+        }
+    }
+}
+
+fn scalar_text(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Replaces every `${name}` in `text`, innermost first so that names may be built from
+/// other parameters. Fails with a message naming the first unknown parameter.
+pub(crate) fn substitute(text: &str, params: &dyn ParamSource) -> Result<String, String> {
+    // A value may itself contain `${`; the bound stops a parameter that expands to itself.
+    const MAX_EXPANSIONS: usize = 64;
+    let mut out = text.to_owned();
+    for _ in 0..MAX_EXPANSIONS {
+        let Some(open) = out.find("${") else {
+            return Ok(out);
+        };
+        let Some(close) = out[open..].find('}').map(|i| open + i) else {
+            return Err(format!(
+                "\"{text}\" has a \"${{\" without its closing \"}}\""
+            ));
+        };
+        // The last `${` before the first `}` starts the innermost placeholder.
+        let start = out[..close].rfind("${").unwrap_or(open);
+        let name = &out[start + 2..close];
+        let Some(value) = params.lookup(name) else {
+            return Err(format!(
+                "parameter ${{{name}}} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files)"
+            ));
+        };
+        out.replace_range(start..=close, &value);
+    }
+    Err(format!(
+        "\"{text}\" expands parameters more than {MAX_EXPANSIONS} times"
+    ))
+}
+
+/// Addresses of the host's interfaces in `getifaddrs` order (IPv4 before IPv6 on Linux).
+fn host_interface_addresses() -> std::io::Result<Vec<(String, IpAddr)>> {
+    let mut list: *mut libc::ifaddrs = std::ptr::null_mut();
+    // SAFETY: getifaddrs fills `list` with a linked list that we free below.
+    if unsafe { libc::getifaddrs(&mut list) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut found = Vec::new();
+    let mut cursor = list;
+    while !cursor.is_null() {
+        // SAFETY: `cursor` is a node of the list getifaddrs returned, not yet freed.
+        let entry = unsafe { &*cursor };
+        cursor = entry.ifa_next;
+        if entry.ifa_addr.is_null() || entry.ifa_name.is_null() {
+            continue;
+        }
+        // SAFETY: ifa_name is a NUL-terminated string; ifa_addr points to a sockaddr whose
+        // family says which larger struct it is.
+        let name = unsafe { std::ffi::CStr::from_ptr(entry.ifa_name) }
+            .to_string_lossy()
+            .into_owned();
+        let addr = unsafe { sockaddr_ip(entry.ifa_addr) };
+        if let Some(addr) = addr {
+            found.push((name, addr));
+        }
+    }
+    // SAFETY: `list` came from getifaddrs and is freed once.
+    unsafe { libc::freeifaddrs(list) };
+    Ok(found)
+}
+
+/// # Safety
+/// `sa` must point to a valid sockaddr of the size its family implies.
+unsafe fn sockaddr_ip(sa: *const libc::sockaddr) -> Option<IpAddr> {
+    match i32::from((*sa).sa_family) {
+        libc::AF_INET => {
+            let sin = &*(sa as *const libc::sockaddr_in);
+            Some(IpAddr::from(
+                u32::from_be(sin.sin_addr.s_addr).to_be_bytes(),
+            ))
+        }
+        libc::AF_INET6 => {
+            let sin6 = &*(sa as *const libc::sockaddr_in6);
+            Some(IpAddr::from(sin6.sin6_addr.s6_addr))
+        }
+        _ => None,
+    }
+}
