@@ -30,6 +30,33 @@
     (version & 0xFF)
 
 
+/**
+ * `model` is a file path, not YAML text.
+ */
+#define IPVSRS_MODEL_PATH (1 << 0)
+
+/**
+ * Compute and return the changeset; change nothing.
+ */
+#define IPVSRS_APPLY_DRY_RUN (1 << 1)
+
+/**
+ * Keep the kernel's weights of existing destinations (a health checker owns them).
+ */
+#define IPVSRS_APPLY_KEEP_WEIGHTS (1 << 2)
+
+#define IPVSRS_CHANGE_ADD_SERVICE 1
+
+#define IPVSRS_CHANGE_UPDATE_SERVICE 2
+
+#define IPVSRS_CHANGE_DEL_SERVICE 3
+
+#define IPVSRS_CHANGE_ADD_DEST 4
+
+#define IPVSRS_CHANGE_UPDATE_DEST 5
+
+#define IPVSRS_CHANGE_DEL_DEST 6
+
 #define MINIMUM_IPVS_VERSION_MAJOR 1
 
 #define MINIMUM_IPVS_VERSION_MINOR 1
@@ -128,6 +155,11 @@
 #define IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM (1 << 1)
 
 /**
+ * A changeset: its items in order, and whether the apply was undone.
+ */
+typedef struct ipvsrs_changeset ipvsrs_changeset;
+
+/**
  * Iterator over a snapshot of one service's destinations (`ipvsrs_dests`).
  */
 typedef struct ipvsrs_dest_iter ipvsrs_dest_iter;
@@ -146,13 +178,25 @@ typedef struct ipvsrs_handle ipvsrs_handle;
 typedef struct ipvsrs_service_iter ipvsrs_service_iter;
 
 /**
- * `ipvs_info`'s type: version code, connection table size, number of services.
+ * Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults
+ * (all flags off, every action allowed, the whole table owned).
  */
-typedef struct ip_vs_getinfo {
-  unsigned int version;
-  unsigned int size;
-  unsigned int num_services;
-} ip_vs_getinfo;
+typedef struct ipvsrs_apply_options {
+  /**
+   * `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_DRY_RUN`, `IPVSRS_APPLY_KEEP_WEIGHTS`, or-ed.
+   */
+  unsigned int flags;
+  /**
+   * ipvsctl's allowed actions, e.g. "as,us,ad,ud" (add/update/delete service/dest);
+   * NULL or "*" for all. A changeset needing another action is refused whole.
+   */
+  const char *allowed_actions;
+  /**
+   * The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100"; others are
+   * left alone. NULL or "" for the whole table.
+   */
+  const char *scope;
+} ipvsrs_apply_options;
 
 /**
  * An IPv4 or IPv6 address in network byte order; IPv4 lives in the first four bytes.
@@ -207,6 +251,82 @@ typedef struct ip_vs_service_user {
 } ip_vs_service_user;
 
 typedef struct ip_vs_service_user ipvs_service_t;
+
+/**
+ * A destination (real server) as written (`ipvs_dest_t`).
+ */
+typedef struct ip_vs_dest_user {
+  /**
+   * Internal to libipvs's sockopt path; ignored.
+   */
+  uint32_t __addr_v4;
+  /**
+   * Real port, network byte order.
+   */
+  uint16_t port;
+  /**
+   * Forwarding method in the low three bits (`IP_VS_CONN_F_FWD_MASK`).
+   */
+  unsigned int conn_flags;
+  int weight;
+  uint32_t u_threshold;
+  uint32_t l_threshold;
+  /**
+   * Address family of the destination; 0 means the service's.
+   */
+  uint16_t af;
+  union nf_inet_addr addr;
+  /**
+   * `IP_VS_CONN_F_TUNNEL_TYPE_*`.
+   */
+  uint16_t tun_type;
+  /**
+   * GUE port, network byte order.
+   */
+  uint16_t tun_port;
+  /**
+   * `IP_VS_TUNNEL_ENCAP_FLAG_*`.
+   */
+  uint16_t tun_flags;
+} ip_vs_dest_user;
+
+typedef struct ip_vs_dest_user ipvs_dest_t;
+
+/**
+ * One change: what it does to which object, and how it went.
+ */
+typedef struct ipvsrs_change {
+  /**
+   * `IPVSRS_CHANGE_*`.
+   */
+  int kind;
+  /**
+   * The service (its new settings for an update).
+   */
+  ipvs_service_t service;
+  /**
+   * The destination for destination changes (its new settings for an update); zeroed
+   * otherwise.
+   */
+  ipvs_dest_t dest;
+  /**
+   * One line, e.g. "update destination 10.1.0.3:80 of tcp://10.0.0.2:80 (weight 3 -> 30)".
+   */
+  const char *description;
+  /**
+   * 0 if applied, an errno if this step failed, -1 if not run (a dry run, or refused).
+   */
+  int result;
+} ipvsrs_change;
+
+/**
+ * `ipvs_info`'s type: version code, connection table size, number of services.
+ */
+typedef struct ip_vs_getinfo {
+  unsigned int version;
+  unsigned int size;
+  unsigned int num_services;
+} ip_vs_getinfo;
 
 /**
  * Counters with 32-bit packet and connection counts and rates (wrap around).
@@ -273,46 +393,6 @@ typedef struct ip_vs_service_entry {
 } ip_vs_service_entry;
 
 typedef struct ip_vs_service_entry ipvs_service_entry_t;
-
-/**
- * A destination (real server) as written (`ipvs_dest_t`).
- */
-typedef struct ip_vs_dest_user {
-  /**
-   * Internal to libipvs's sockopt path; ignored.
-   */
-  uint32_t __addr_v4;
-  /**
-   * Real port, network byte order.
-   */
-  uint16_t port;
-  /**
-   * Forwarding method in the low three bits (`IP_VS_CONN_F_FWD_MASK`).
-   */
-  unsigned int conn_flags;
-  int weight;
-  uint32_t u_threshold;
-  uint32_t l_threshold;
-  /**
-   * Address family of the destination; 0 means the service's.
-   */
-  uint16_t af;
-  union nf_inet_addr addr;
-  /**
-   * `IP_VS_CONN_F_TUNNEL_TYPE_*`.
-   */
-  uint16_t tun_type;
-  /**
-   * GUE port, network byte order.
-   */
-  uint16_t tun_port;
-  /**
-   * `IP_VS_TUNNEL_ENCAP_FLAG_*`.
-   */
-  uint16_t tun_flags;
-} ip_vs_dest_user;
-
-typedef struct ip_vs_dest_user ipvs_dest_t;
 
 /**
  * Connection timeouts in seconds (`ipvs_timeout_t`); 0 on write leaves one unchanged.
@@ -433,6 +513,55 @@ extern struct ip_vs_getinfo ipvs_info;
  * call; copy it to keep it. Thread-safe: each thread has its own.
  */
 const char *ipvsrs_last_error(void);
+
+/**
+ * Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the
+ * YAML `model` (text, or a file path with `IPVSRS_MODEL_PATH`), with `opts` (NULL for
+ * the defaults). All or nothing: if any step fails, the steps done are undone.
+ *
+ * Returns 0 when the table matches the model. Returns -1 with errno `EINVAL` when the
+ * model is invalid (`ipvsrs_last_error()` lists every error, one per line, each with its
+ * line and column) or needs an action `opts` does not allow, in both cases before
+ * anything is changed; or with the failing step's errno after a rollback.
+ * If `changes_out` is not NULL it receives the changeset (each item with its result), to
+ * release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
+ * NULL when no changeset was computed. Thread-safe.
+ */
+int ipvs_apply_yaml(struct ipvsrs_handle *h,
+                    const char *model,
+                    const struct ipvsrs_apply_options *opts,
+                    struct ipvsrs_changeset **changes_out);
+
+/**
+ * The changeset that would make the table (on `h`, or the libipvs connection when NULL)
+ * match `model`, computed without changing anything (each item's `result` is -1).
+ * Returns it (release with `ipvsrs_changeset_free`), or NULL with errno (`EINVAL` for an
+ * invalid model; `ipvsrs_last_error()` lists the errors with line and column).
+ */
+struct ipvsrs_changeset *ipvsrs_diff_yaml(struct ipvsrs_handle *h,
+                                          const char *model,
+                                          const struct ipvsrs_apply_options *opts);
+
+/**
+ * The number of items in a changeset (0 for NULL).
+ */
+size_t ipvsrs_changeset_count(const struct ipvsrs_changeset *cs);
+
+/**
+ * 1 if the apply that produced `cs` failed and was undone, else 0.
+ */
+int ipvsrs_changeset_rolled_back(const struct ipvsrs_changeset *cs);
+
+/**
+ * The next item, or NULL at the end. Items belong to the changeset and stay valid until it
+ * is freed. Not thread-safe per changeset.
+ */
+const struct ipvsrs_change *ipvsrs_changeset_next(struct ipvsrs_changeset *cs);
+
+/**
+ * Frees a changeset. NULL is ignored.
+ */
+void ipvsrs_changeset_free(struct ipvsrs_changeset *cs);
 
 /**
  * Opens the IPVS table of the network namespace at `netns_path` (e.g.

@@ -1,5 +1,6 @@
 //! The C ABI: a thin skin over [`crate::client`]. `libipvs` is the libipvs 1.31 surface
-//! (process-wide default handle, 0/-1 and errno); `handle` and `iter` are the native API.
+//! (process-wide default handle, 0/-1 and errno); `handle` and `iter` are the native API;
+//! `desired` applies YAML models.
 //!
 //! Every exported function runs its body inside [`boundary`], so a panic becomes an error
 //! return instead of unwinding into C, and checks every pointer it is given.
@@ -8,6 +9,7 @@
 // contracts are in the header's documentation, where C callers read them.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod desired;
 pub mod handle;
 pub mod iter;
 pub mod libipvs;

@@ -33,16 +33,28 @@ impl KernelTable {
 /// protocol and a port range) or a range of firewall marks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScopeRule {
-    Addresses { network: IpAddr, prefix: u8, ports: (u16, u16) },
-    Fwmarks { family: Family, marks: (u32, u32) },
+    Addresses {
+        network: IpAddr,
+        prefix: u8,
+        ports: (u16, u16),
+    },
+    Fwmarks {
+        family: Family,
+        marks: (u32, u32),
+    },
 }
 
 impl ScopeRule {
     fn covers(&self, key: &ServiceKey) -> bool {
         match (self, key) {
-            (ScopeRule::Addresses { network, prefix, ports }, ServiceKey::Addr { addr, port, .. }) => {
-                in_network(addr, network, *prefix) && (ports.0..=ports.1).contains(port)
-            }
+            (
+                ScopeRule::Addresses {
+                    network,
+                    prefix,
+                    ports,
+                },
+                ServiceKey::Addr { addr, port, .. },
+            ) => in_network(addr, network, *prefix) && (ports.0..=ports.1).contains(port),
             (ScopeRule::Fwmarks { family, marks }, ServiceKey::Fwmark { family: f, mark }) => {
                 family == f && (marks.0..=marks.1).contains(mark)
             }
@@ -57,7 +69,11 @@ fn in_network(addr: &IpAddr, network: &IpAddr, prefix: u8) -> bool {
         IpAddr::V6(a) => (u128::from(*a), 128),
     };
     let ((a, alen), (n, nlen)) = (bits(addr), bits(network));
-    let mask = if prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(prefix.min(nlen))) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix.min(nlen)))
+    };
     alen == nlen && a & mask == n & mask
 }
 
@@ -82,11 +98,27 @@ impl DiffOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
     AddService(Service),
-    UpdateService { from: Service, to: Service },
-    DelService { service: Service, dests: Vec<Destination> },
-    AddDest { service: ServiceKey, dest: Destination },
-    UpdateDest { service: ServiceKey, from: Destination, to: Destination },
-    DelDest { service: ServiceKey, dest: Destination },
+    UpdateService {
+        from: Service,
+        to: Service,
+    },
+    DelService {
+        service: Service,
+        dests: Vec<Destination>,
+    },
+    AddDest {
+        service: ServiceKey,
+        dest: Destination,
+    },
+    UpdateDest {
+        service: ServiceKey,
+        from: Destination,
+        to: Destination,
+    },
+    DelDest {
+        service: ServiceKey,
+        dest: Destination,
+    },
 }
 
 /// The six kinds of change, named as ipvsctl's `--allowed-actions` names them.
@@ -139,7 +171,10 @@ impl Change {
     pub fn request(&self) -> Request<'_> {
         match self {
             Change::AddService(s) => Request::NewService(s),
-            Change::UpdateService { to, .. } => Request::SetService { service: to, flags_mask: u32::MAX },
+            Change::UpdateService { to, .. } => Request::SetService {
+                service: to,
+                flags_mask: u32::MAX,
+            },
             Change::DelService { service, .. } => Request::DelService(&service.key),
             Change::AddDest { service, dest } => Request::NewDest(service, dest),
             Change::UpdateDest { service, to, .. } => Request::SetDest(service, to),
@@ -152,11 +187,19 @@ impl Change {
         match self {
             Change::AddService(s) => vec![Request::DelService(&s.key)],
             Change::UpdateService { from, .. } => {
-                vec![Request::SetService { service: from, flags_mask: u32::MAX }]
+                vec![Request::SetService {
+                    service: from,
+                    flags_mask: u32::MAX,
+                }]
             }
             // The kernel lists destinations newest first: re-add them oldest first.
             Change::DelService { service, dests } => std::iter::once(Request::NewService(service))
-                .chain(dests.iter().rev().map(|d| Request::NewDest(&service.key, d)))
+                .chain(
+                    dests
+                        .iter()
+                        .rev()
+                        .map(|d| Request::NewDest(&service.key, d)),
+                )
                 .collect(),
             Change::AddDest { service, dest } => vec![Request::DelDest(service, dest.key())],
             Change::UpdateDest { service, from, .. } => vec![Request::SetDest(service, from)],
@@ -171,13 +214,28 @@ impl fmt::Display for Change {
         match self {
             Change::AddService(s) => write!(f, "add service {} ({})", s.key, s.scheduler),
             Change::UpdateService { from, to } => {
-                write!(f, "update service {} ({})", to.key, service_changes(from, to).join(", "))
+                write!(
+                    f,
+                    "update service {} ({})",
+                    to.key,
+                    service_changes(from, to).join(", ")
+                )
             }
             Change::DelService { service, dests } => {
-                write!(f, "delete service {} and its {} destinations", service.key, dests.len())
+                write!(
+                    f,
+                    "delete service {} and its {} destinations",
+                    service.key,
+                    dests.len()
+                )
             }
             Change::AddDest { service, dest } => {
-                write!(f, "add destination {} to {service} (weight {})", dest.key(), dest.weight)
+                write!(
+                    f,
+                    "add destination {} to {service} (weight {})",
+                    dest.key(),
+                    dest.weight
+                )
             }
             Change::UpdateDest { service, from, to } => write!(
                 f,
@@ -200,10 +258,22 @@ fn service_changes(from: &Service, to: &Service) -> Vec<String> {
         }
     };
     field("scheduler", from.scheduler.clone(), to.scheduler.clone());
-    field("flags", format!("{:#x}", from.flags.user().0), format!("{:#x}", to.flags.user().0));
+    field(
+        "flags",
+        format!("{:#x}", from.flags.user().0),
+        format!("{:#x}", to.flags.user().0),
+    );
     field("timeout", from.timeout.to_string(), to.timeout.to_string());
-    field("netmask", format!("{:#x}", from.netmask), format!("{:#x}", to.netmask));
-    field("engine", format!("{:?}", from.pe_name), format!("{:?}", to.pe_name));
+    field(
+        "netmask",
+        format!("{:#x}", from.netmask),
+        format!("{:#x}", to.netmask),
+    );
+    field(
+        "engine",
+        format!("{:?}", from.pe_name),
+        format!("{:?}", to.pe_name),
+    );
     out
 }
 
@@ -214,25 +284,51 @@ fn dest_changes(from: &Destination, to: &Destination) -> Vec<String> {
             out.push(format!("{name} {a} -> {b}"));
         }
     };
-    field("forward", format!("{:?}", from.forward), format!("{:?}", to.forward));
+    field(
+        "forward",
+        format!("{:?}", from.forward),
+        format!("{:?}", to.forward),
+    );
     field("weight", from.weight.to_string(), to.weight.to_string());
-    field("upper threshold", from.upper_threshold.to_string(), to.upper_threshold.to_string());
-    field("lower threshold", from.lower_threshold.to_string(), to.lower_threshold.to_string());
-    field("tunnel", format!("{:?}", from.tunnel), format!("{:?}", to.tunnel));
+    field(
+        "upper threshold",
+        from.upper_threshold.to_string(),
+        to.upper_threshold.to_string(),
+    );
+    field(
+        "lower threshold",
+        from.lower_threshold.to_string(),
+        to.lower_threshold.to_string(),
+    );
+    field(
+        "tunnel",
+        format!("{:?}", from.tunnel),
+        format!("{:?}", to.tunnel),
+    );
     out
 }
 
 /// The destination as the kernel should hold it: weight 0 unless active; tunnel settings
 /// only matter for tunnel forwarding.
 fn effective(dest: &Destination, state: DestState) -> Destination {
-    let weight = if state == DestState::Active { dest.weight } else { 0 };
-    Destination { weight, ..normalised(dest) }
+    let weight = if state == DestState::Active {
+        dest.weight
+    } else {
+        0
+    };
+    Destination {
+        weight,
+        ..normalised(dest)
+    }
 }
 
 fn normalised(dest: &Destination) -> Destination {
     match dest.forward {
         Forward::Tunnel => dest.clone(),
-        _ => Destination { tunnel: Default::default(), ..dest.clone() },
+        _ => Destination {
+            tunnel: Default::default(),
+            ..dest.clone()
+        },
     }
 }
 
@@ -250,13 +346,19 @@ fn same_settings(a: &Service, b: &Service) -> bool {
 /// add destinations. Linear in the size of both tables.
 pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions) -> Vec<Change> {
     let wanted: HashSet<ServiceKey> = desired.services.iter().map(|s| s.service.key).collect();
-    let kernel: HashMap<ServiceKey, &(Service, Vec<DestEntry>)> =
-        current.services.iter().map(|entry| (entry.0.key, entry)).collect();
+    let kernel: HashMap<ServiceKey, &(Service, Vec<DestEntry>)> = current
+        .services
+        .iter()
+        .map(|entry| (entry.0.key, entry))
+        .collect();
     let mut changes = Vec::new();
     for (service, dests) in &current.services {
         if options.owns(&service.key) && !wanted.contains(&service.key) {
             let dests = dests.iter().map(|d| d.dest.clone()).collect();
-            changes.push(Change::DelService { service: service.clone(), dests });
+            changes.push(Change::DelService {
+                service: service.clone(),
+                dests,
+            });
         }
     }
     for want in &desired.services {
@@ -264,12 +366,18 @@ pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions
         let Some((have, have_dests)) = kernel.get(&key).copied() else {
             changes.push(Change::AddService(want.service.clone()));
             for d in want.dests.iter().filter(|d| d.state != DestState::Draining) {
-                changes.push(Change::AddDest { service: key, dest: effective(&d.dest, d.state) });
+                changes.push(Change::AddDest {
+                    service: key,
+                    dest: effective(&d.dest, d.state),
+                });
             }
             continue;
         };
         if !same_settings(have, &want.service) {
-            changes.push(Change::UpdateService { from: have.clone(), to: want.service.clone() });
+            changes.push(Change::UpdateService {
+                from: have.clone(),
+                to: want.service.clone(),
+            });
         }
         diff_dests(key, &want.dests, have_dests, options, &mut changes);
     }
@@ -285,21 +393,31 @@ fn diff_dests(
 ) {
     let wanted_by_key: HashMap<DestKey, &super::DesiredDest> =
         wanted.iter().map(|d| (d.dest.key(), d)).collect();
-    let have_by_key: HashMap<DestKey, &DestEntry> = have.iter().map(|d| (d.dest.key(), d)).collect();
+    let have_by_key: HashMap<DestKey, &DestEntry> =
+        have.iter().map(|d| (d.dest.key(), d)).collect();
     for entry in have {
         let drained = |d: &&super::DesiredDest| {
             d.state == DestState::Draining && entry.active_conns + entry.inactive_conns == 0
         };
         match wanted_by_key.get(&entry.dest.key()) {
-            None => changes.push(Change::DelDest { service, dest: entry.dest.clone() }),
-            Some(d) if drained(d) => changes.push(Change::DelDest { service, dest: entry.dest.clone() }),
+            None => changes.push(Change::DelDest {
+                service,
+                dest: entry.dest.clone(),
+            }),
+            Some(d) if drained(d) => changes.push(Change::DelDest {
+                service,
+                dest: entry.dest.clone(),
+            }),
             Some(_) => {}
         }
     }
     for want in wanted {
         let Some(entry) = have_by_key.get(&want.dest.key()) else {
             if want.state != DestState::Draining {
-                changes.push(Change::AddDest { service, dest: effective(&want.dest, want.state) });
+                changes.push(Change::AddDest {
+                    service,
+                    dest: effective(&want.dest, want.state),
+                });
             }
             continue;
         };
@@ -311,7 +429,11 @@ fn diff_dests(
             to.weight = entry.dest.weight;
         }
         if normalised(&entry.dest) != to {
-            changes.push(Change::UpdateDest { service, from: entry.dest.clone(), to });
+            changes.push(Change::UpdateDest {
+                service,
+                from: entry.dest.clone(),
+                to,
+            });
         }
     }
 }
@@ -368,11 +490,98 @@ pub fn apply(
             .filter(|(_, outcome)| outcome.is_ok())
             .flat_map(|(change, _)| change.undo())
             .collect();
-        rollback_failures = handle.execute(&undo).into_iter().filter_map(|r| r.err()).collect();
+        rollback_failures = handle
+            .execute(&undo)
+            .into_iter()
+            .filter_map(|r| r.err())
+            .collect();
     }
     Ok(ApplyReport {
         results: changes.into_iter().zip(outcomes).collect(),
         rolled_back: failed,
         rollback_failures,
     })
+}
+
+impl std::str::FromStr for ScopeRule {
+    type Err = String;
+
+    /// `10.0.0.0/24`, `10.0.0.0/24:80`, `[2001:db8::]/32:80-443`, `fwmark:1-100`,
+    /// `fwmark6:7`. A bare address is a host; no ports means all of them.
+    fn from_str(text: &str) -> std::result::Result<ScopeRule, String> {
+        let range = |s: &str| -> Option<(u64, u64)> {
+            match s.split_once('-') {
+                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
+                None => s.parse().ok().map(|v| (v, v)),
+            }
+        };
+        let bad = || {
+            format!(
+                "{text:?} is not a scope (10.0.0.0/24[:PORT[-PORT]], fwmark:N[-M], fwmark6:N[-M])"
+            )
+        };
+        for (prefix, family) in [("fwmark:", Family::Inet), ("fwmark6:", Family::Inet6)] {
+            if let Some(marks) = text.strip_prefix(prefix) {
+                let (a, b) = range(marks)
+                    .filter(|(a, b)| a <= b && *b <= u64::from(u32::MAX))
+                    .ok_or_else(bad)?;
+                return Ok(ScopeRule::Fwmarks {
+                    family,
+                    marks: (a as u32, b as u32),
+                });
+            }
+        }
+        let (net, ports) = match text.rsplit_once(':') {
+            Some((net, ports))
+                if !net.ends_with(':') && (net.contains('.') || net.contains(']')) =>
+            {
+                (net, Some(ports))
+            }
+            _ => (text, None),
+        };
+        let ports = match ports {
+            Some(p) => range(p)
+                .filter(|(a, b)| a <= b && *b <= 65535)
+                .ok_or_else(bad)?,
+            None => (0, 65535),
+        };
+        let net = net.replace(['[', ']'], "");
+        let (addr, prefix) = match net.split_once('/') {
+            Some((a, p)) => (
+                a.parse::<IpAddr>().map_err(|_| bad())?,
+                Some(p.parse::<u8>().map_err(|_| bad())?),
+            ),
+            None => (net.parse::<IpAddr>().map_err(|_| bad())?, None),
+        };
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = prefix.unwrap_or(max);
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(ScopeRule::Addresses {
+            network: addr,
+            prefix,
+            ports: (ports.0 as u16, ports.1 as u16),
+        })
+    }
+}
+
+impl Action {
+    /// ipvsctl's `--allowed-actions`: a comma list of `as,us,ds,ad,ud,dd`, or `*` for all.
+    pub fn parse_list(text: &str) -> std::result::Result<Vec<Action>, String> {
+        if text.trim() == "*" {
+            return Ok(Action::ALL.to_vec());
+        }
+        text.split(',')
+            .map(|code| {
+                let code = code.trim();
+                Action::ALL
+                    .into_iter()
+                    .find(|a| a.code() == code)
+                    .ok_or_else(|| {
+                        format!("{code:?} is not an action (as, us, ds, ad, ud, dd, or * for all)")
+                    })
+            })
+            .collect()
+    }
 }

@@ -132,3 +132,15 @@ fn quickstart_example_programs_the_kernel() {
         ],
     );
 }
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_apply_yaml() {
+    check("apply", false);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_apply_yaml_under_valgrind() {
+    check("apply", true);
+}

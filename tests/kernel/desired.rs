@@ -13,19 +13,39 @@ fn tcp(addr: &str) -> ServiceKey {
 }
 
 fn dest(addr: &str, weight: i32, state: DestState) -> DesiredDest {
-    DesiredDest { dest: Destination { weight, ..Destination::new(ip(addr), 80, Forward::Route) }, state }
+    DesiredDest {
+        dest: Destination {
+            weight,
+            ..Destination::new(ip(addr), 80, Forward::Route)
+        },
+        state,
+    }
 }
 
 fn service(addr: &str, scheduler: &str, dests: Vec<DesiredDest>) -> DesiredService {
-    DesiredService { service: Service::new(tcp(addr), scheduler), dests }
+    DesiredService {
+        service: Service::new(tcp(addr), scheduler),
+        dests,
+    }
 }
 
 /// The table a model starts from in most tests: two services, three servers.
 fn base_model() -> DesiredTable {
     DesiredTable {
         services: vec![
-            service("10.0.0.1", "rr", vec![dest("10.1.0.1", 1, DestState::Active), dest("10.1.0.2", 2, DestState::Active)]),
-            service("10.0.0.2", "wlc", vec![dest("10.1.0.3", 3, DestState::Active)]),
+            service(
+                "10.0.0.1",
+                "rr",
+                vec![
+                    dest("10.1.0.1", 1, DestState::Active),
+                    dest("10.1.0.2", 2, DestState::Active),
+                ],
+            ),
+            service(
+                "10.0.0.2",
+                "wlc",
+                vec![dest("10.1.0.3", 3, DestState::Active)],
+            ),
         ],
         ..Default::default()
     }
@@ -55,7 +75,13 @@ fn snapshot(h: &mut Handle) -> Vec<(Service, Vec<Destination>)> {
         .map(|(s, d)| {
             let mut dests: Vec<Destination> = d.into_iter().map(|e| e.dest).collect();
             dests.sort_by_key(|d| d.key());
-            (Service { flags: s.flags.user(), ..s }, dests)
+            (
+                Service {
+                    flags: s.flags.user(),
+                    ..s
+                },
+                dests,
+            )
         })
         .collect();
     table.sort_by_key(|(s, _)| s.key);
@@ -70,7 +96,14 @@ fn apply_builds_the_table_and_a_second_diff_is_empty() {
     let changes = converge(&mut h, &base_model(), &DiffOptions::default());
     assert_eq!(changes.len(), 5, "{changes:?}");
     assert_saved(&ns, &BASE_SAVED);
-    assert_eq!(diff(&base_model(), &KernelTable::read(&mut h).unwrap(), &DiffOptions::default()), []);
+    assert_eq!(
+        diff(
+            &base_model(),
+            &KernelTable::read(&mut h).unwrap(),
+            &DiffOptions::default()
+        ),
+        []
+    );
 }
 
 #[test]
@@ -87,14 +120,20 @@ fn settings_change_in_place() {
     let changes = converge(&mut h, &model, &DiffOptions::default());
     let actions: Vec<Action> = changes.iter().map(Change::action).collect();
     assert_eq!(actions, [Action::UpdateService, Action::UpdateDest]);
-    assert_eq!(changes[0].to_string(), "update service tcp://10.0.0.1:80 (scheduler rr -> wrr, flags 0x0 -> 0x1, timeout 0 -> 60)");
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s wrr -p 60",
-        "-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 1",
-        "-a -t 10.0.0.1:80 -r 10.1.0.2:80 -g -w 2",
-        "-A -t 10.0.0.2:80 -s wlc",
-        "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 30",
-    ]);
+    assert_eq!(
+        changes[0].to_string(),
+        "update service tcp://10.0.0.1:80 (scheduler rr -> wrr, flags 0x0 -> 0x1, timeout 0 -> 60)"
+    );
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s wrr -p 60",
+            "-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 1",
+            "-a -t 10.0.0.1:80 -r 10.1.0.2:80 -g -w 2",
+            "-A -t 10.0.0.2:80 -s wlc",
+            "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 30",
+        ],
+    );
 }
 
 #[test]
@@ -104,8 +143,19 @@ fn services_outside_the_scope_are_left_alone() {
     let mut h = ns.handle();
     ns.ipvsadm(&["-A", "-t", "192.168.9.9:443", "-s", "rr"]);
     ns.ipvsadm(&["-A", "-t", "10.0.0.9:80", "-s", "rr"]);
-    let scope = vec![ScopeRule::Addresses { network: ip("10.0.0.0"), prefix: 24, ports: (1, 65535) }];
-    converge(&mut h, &base_model(), &DiffOptions { scope, keep_weights: false });
+    let scope = vec![ScopeRule::Addresses {
+        network: ip("10.0.0.0"),
+        prefix: 24,
+        ports: (1, 65535),
+    }];
+    converge(
+        &mut h,
+        &base_model(),
+        &DiffOptions {
+            scope,
+            keep_weights: false,
+        },
+    );
     // The owned 10.0.0.9 is gone; the foreign one stays. ipvsadm sorts it first: its
     // comparator subtracts addresses into an int, and 192.168.9.9 - 10.0.0.1 overflows.
     let mut expected = vec!["-A -t 192.168.9.9:443 -s rr"];
@@ -119,10 +169,22 @@ fn keep_weights_leaves_the_kernels_weights() {
     let ns = Netns::new();
     let mut h = ns.handle();
     converge(&mut h, &base_model(), &DiffOptions::default());
-    ns.ipvsadm(&["-e", "-t", "10.0.0.2:80", "-r", "10.1.0.3:80", "-g", "-w", "100"]);
+    ns.ipvsadm(&[
+        "-e",
+        "-t",
+        "10.0.0.2:80",
+        "-r",
+        "10.1.0.3:80",
+        "-g",
+        "-w",
+        "100",
+    ]);
     let mut model = base_model();
     model.services[1].dests[0].dest.weight = 200;
-    let keep = DiffOptions { keep_weights: true, ..Default::default() };
+    let keep = DiffOptions {
+        keep_weights: true,
+        ..Default::default()
+    };
     assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &keep), []);
     converge(&mut h, &model, &DiffOptions::default());
     assert!(ns.ipvsadm(&["-Sn"]).contains("-r 10.1.0.3:80 -g -w 200"));
@@ -138,13 +200,23 @@ fn maintenance_keeps_weight_zero_and_drained_servers_go() {
     model.services[0].dests[0].state = DestState::Maintenance;
     model.services[0].dests[1].state = DestState::Draining; // no connections: removed now
     converge(&mut h, &model, &DiffOptions::default());
-    assert_saved(&ns, &[
-        "-A -t 10.0.0.1:80 -s rr",
-        "-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 0",
-        "-A -t 10.0.0.2:80 -s wlc",
-        "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 3",
-    ]);
-    assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &DiffOptions::default()), []);
+    assert_saved(
+        &ns,
+        &[
+            "-A -t 10.0.0.1:80 -s rr",
+            "-a -t 10.0.0.1:80 -r 10.1.0.1:80 -g -w 0",
+            "-A -t 10.0.0.2:80 -s wlc",
+            "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 3",
+        ],
+    );
+    assert_eq!(
+        diff(
+            &model,
+            &KernelTable::read(&mut h).unwrap(),
+            &DiffOptions::default()
+        ),
+        []
+    );
 }
 
 #[test]
@@ -153,11 +225,22 @@ fn a_changeset_with_a_disallowed_action_changes_nothing() {
     let ns = Netns::new();
     let mut h = ns.handle();
     ns.ipvsadm(&["-A", "-t", "10.0.0.9:80", "-s", "rr"]);
-    let changes = diff(&base_model(), &KernelTable::read(&mut h).unwrap(), &DiffOptions::default());
-    let without_deletes: Vec<Action> =
-        Action::ALL.into_iter().filter(|a| *a != Action::DelService).collect();
+    let changes = diff(
+        &base_model(),
+        &KernelTable::read(&mut h).unwrap(),
+        &DiffOptions::default(),
+    );
+    let without_deletes: Vec<Action> = Action::ALL
+        .into_iter()
+        .filter(|a| *a != Action::DelService)
+        .collect();
     let refused = apply(&mut h, changes, &without_deletes).unwrap_err();
-    assert!(refused.to_string().contains("delete service tcp://10.0.0.9:80 and its 0 destinations (ds)"), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("delete service tcp://10.0.0.9:80 and its 0 destinations (ds)"),
+        "{refused}"
+    );
     assert_saved(&ns, &["-A -t 10.0.0.9:80 -s rr"]);
 }
 
@@ -176,28 +259,56 @@ fn a_failure_at_any_step_rolls_everything_back() {
     model.services[0].service.scheduler = "wrr".into(); // us
     model.services[0].dests.remove(0); // dd
     model.services[0].dests[0].dest.weight = 9; // ud
-    model.services[1].dests.push(dest("10.1.0.4", 4, DestState::Active)); // ad
-    model.services.push(service("10.0.0.4", "sh", vec![dest("10.1.0.5", 5, DestState::Active)])); // as, ad
-    let changes = diff(&model, &KernelTable::read(&mut h).unwrap(), &DiffOptions::default());
+    model.services[1]
+        .dests
+        .push(dest("10.1.0.4", 4, DestState::Active)); // ad
+    model.services.push(service(
+        "10.0.0.4",
+        "sh",
+        vec![dest("10.1.0.5", 5, DestState::Active)],
+    )); // as, ad
+    let changes = diff(
+        &model,
+        &KernelTable::read(&mut h).unwrap(),
+        &DiffOptions::default(),
+    );
     let kinds: Vec<Action> = changes.iter().map(Change::action).collect();
     for action in Action::ALL {
         assert!(kinds.contains(&action), "{action:?} missing from {kinds:?}"); // ds: 10.0.0.3
     }
     let before = snapshot(&mut h);
-    let poison = Change::AddDest { service: tcp("10.0.0.1"), dest: Destination::new(ip("224.0.0.1"), 80, Forward::Route) };
+    let poison = Change::AddDest {
+        service: tcp("10.0.0.1"),
+        dest: Destination::new(ip("224.0.0.1"), 80, Forward::Route),
+    };
     for position in 0..=changes.len() {
         let mut attempt = changes.clone();
         attempt.insert(position, poison.clone());
         let report = apply(&mut h, attempt, &Action::ALL).unwrap();
         assert!(report.rolled_back, "position {position}");
-        assert!(report.rollback_failures.is_empty(), "position {position}: {:?}", report.rollback_failures);
+        assert!(
+            report.rollback_failures.is_empty(),
+            "position {position}: {:?}",
+            report.rollback_failures
+        );
         let failed = &report.results[position];
-        assert_eq!(failed.1.as_ref().unwrap_err().errno(), libc::EINVAL, "position {position}");
+        assert_eq!(
+            failed.1.as_ref().unwrap_err().errno(),
+            libc::EINVAL,
+            "position {position}"
+        );
         assert_eq!(snapshot(&mut h), before, "position {position}");
     }
     // And without the poison, the whole changeset applies.
     assert!(apply(&mut h, changes, &Action::ALL).unwrap().succeeded());
-    assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &DiffOptions::default()), []);
+    assert_eq!(
+        diff(
+            &model,
+            &KernelTable::read(&mut h).unwrap(),
+            &DiffOptions::default()
+        ),
+        []
+    );
 }
 
 /// 10,000 services x 10 destinations: against an empty table the changeset has one write
@@ -210,11 +321,16 @@ fn a_large_model_against_an_empty_and_an_identical_table() {
     let services = (0..10_000u32)
         .map(|i| {
             let [_, _, hi, lo] = i.to_be_bytes();
-            let dests = (1..=10).map(|d| dest(&format!("10.2.{d}.1"), d, DestState::Active)).collect();
+            let dests = (1..=10)
+                .map(|d| dest(&format!("10.2.{d}.1"), d, DestState::Active))
+                .collect();
             service(&format!("10.3.{hi}.{lo}"), "wrr", dests)
         })
         .collect();
-    let model = DesiredTable { services, ..Default::default() };
+    let model = DesiredTable {
+        services,
+        ..Default::default()
+    };
     let options = DiffOptions::default();
     for (table, expected_writes) in [("empty", 110_000), ("identical", 0)] {
         let start = std::time::Instant::now();

@@ -3,7 +3,7 @@
 //! listed in the README ("Differences from libipvs 1.31").
 
 mod compare;
-mod default_handle;
+pub(crate) mod default_handle;
 pub mod strerror;
 pub mod types;
 

@@ -732,3 +732,43 @@ impl From<&Daemon> for ip_vs_daemon_user {
         out
     }
 }
+
+impl From<&Service> for ip_vs_service_user {
+    fn from(s: &Service) -> ip_vs_service_user {
+        let k = key_fields(&s.key);
+        let mut out = ip_vs_service_user {
+            protocol: k.protocol,
+            __addr_v4: 0,
+            port: k.port,
+            fwmark: k.fwmark,
+            sched_name: [0; IP_VS_SCHEDNAME_MAXLEN],
+            flags: s.flags.0,
+            timeout: s.timeout,
+            netmask: netmask_to_c(s.key.family(), s.netmask),
+            af: k.af,
+            addr: k.addr,
+            pe_name: [0; IP_VS_PENAME_MAXLEN + 1],
+        };
+        string_to_c_buf(&s.scheduler, &mut out.sched_name);
+        string_to_c_buf(s.pe_name.as_deref().unwrap_or(""), &mut out.pe_name);
+        out
+    }
+}
+
+impl From<&Destination> for ip_vs_dest_user {
+    fn from(d: &Destination) -> ip_vs_dest_user {
+        ip_vs_dest_user {
+            __addr_v4: 0,
+            port: d.port.to_be(),
+            conn_flags: d.forward.number(),
+            weight: d.weight,
+            u_threshold: d.upper_threshold,
+            l_threshold: d.lower_threshold,
+            af: Family::of(&d.addr).number(),
+            addr: nf_inet_addr::from_ip(d.addr),
+            tun_type: d.tunnel.kind.number() as u16,
+            tun_port: d.tunnel.port.to_be(),
+            tun_flags: d.tunnel.flags.0,
+        }
+    }
+}

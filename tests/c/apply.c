@@ -1,0 +1,136 @@
+/* Desired state from C: ipvs_apply_yaml and ipvsrs_diff_yaml against a real kernel, in a
+ * fresh network namespace: dry run, apply, idempotence, invalid models, refused actions,
+ * rollback, ownership scope. */
+#include <stdlib.h>
+#include "libipvs.h"
+#include "check.h"
+
+static const char *model =
+    "services:\n"
+    "  - address: tcp://10.0.0.1:80\n"
+    "    sched: wrr\n"
+    "    destinations:\n"
+    "      - { address: 10.1.0.1:8080, forward: nat, weight: 5 }\n"
+    "      - { address: 10.1.0.2:8080, forward: nat, weight: 7 }\n";
+
+static unsigned count_services(void)
+{
+    struct ip_vs_get_services *all = ipvs_get_services();
+    unsigned n = all ? all->num_services : 9999;
+    free(all);
+    return n;
+}
+
+static void dry_run_then_apply(void)
+{
+    ipvsrs_changeset *cs = ipvsrs_diff_yaml(NULL, model, NULL);
+    CHECK(cs != NULL && ipvsrs_changeset_count(cs) == 3);
+    const ipvsrs_change *c = ipvsrs_changeset_next(cs);
+    CHECK(c != NULL && c->kind == IPVSRS_CHANGE_ADD_SERVICE && c->result == -1);
+    CHECK(c != NULL && ntohs(c->service.port) == 80 && strcmp(c->service.sched_name, "wrr") == 0);
+    CHECK_STR(c->description, "add service tcp://10.0.0.1:80 (wrr)");
+    c = ipvsrs_changeset_next(cs);
+    CHECK(c != NULL && c->kind == IPVSRS_CHANGE_ADD_DEST && c->dest.weight == 5);
+    CHECK(c != NULL && c->dest.conn_flags == IP_VS_CONN_F_MASQ && ntohs(c->dest.port) == 8080);
+    CHECK(ipvsrs_changeset_next(cs) != NULL && ipvsrs_changeset_next(cs) == NULL);
+    ipvsrs_changeset_free(cs);
+    CHECK(count_services() == 0);
+
+    cs = NULL;
+    CHECK(ipvs_apply_yaml(NULL, model, NULL, &cs) == 0);
+    CHECK(cs != NULL && ipvsrs_changeset_count(cs) == 3 && ipvsrs_changeset_rolled_back(cs) == 0);
+    while ((c = ipvsrs_changeset_next(cs)) != NULL)
+        CHECK(c->result == 0);
+    ipvsrs_changeset_free(cs);
+    CHECK(count_services() == 1);
+
+    CHECK(ipvs_apply_yaml(NULL, model, NULL, &cs) == 0);
+    CHECK(cs != NULL && ipvsrs_changeset_count(cs) == 0);
+    ipvsrs_changeset_free(cs);
+}
+
+static void invalid_models_change_nothing(void)
+{
+    ipvsrs_changeset *cs = (ipvsrs_changeset *)1;
+    const char *bad = "services:\n  - address: tcp://10.0.0.2:80\n    sched: nosuch\n"
+                      "    destinations:\n      - { address: 10.1.0.1, wieght: 3 }\n";
+    CHECK_FAILS_WITH(ipvs_apply_yaml(NULL, bad, NULL, &cs), EINVAL);
+    CHECK(cs == NULL);
+    CHECK(strstr(ipvsrs_last_error(), "line 3, column 12") != NULL);
+    CHECK(strstr(ipvsrs_last_error(), "line 5, column 30") != NULL);
+    CHECK(count_services() == 1);
+    CHECK_FAILS_WITH(ipvs_apply_yaml(NULL, NULL, NULL, NULL), EINVAL);
+    ipvsrs_apply_options path = { IPVSRS_MODEL_PATH, NULL, NULL };
+    CHECK_FAILS_WITH(ipvs_apply_yaml(NULL, "/nonexistent/model.yaml", &path, NULL), ENOENT);
+}
+
+static void refused_and_rolled_back(ipvsrs_handle *h)
+{
+    /* Deleting the service is needed, and not allowed: nothing happens. */
+    ipvsrs_apply_options no_deletes = { 0, "as,us,ad,ud", NULL };
+    CHECK_FAILS_WITH(ipvs_apply_yaml(h, "{}", &no_deletes, NULL), EINVAL);
+    CHECK(strstr(ipvsrs_last_error(), "(ds)") != NULL);
+    CHECK(count_services() == 1);
+
+    /* A destination the kernel refuses (multicast) fails the apply; the weight update
+     * before it is undone. */
+    const char *poisoned =
+        "services:\n"
+        "  - address: tcp://10.0.0.1:80\n"
+        "    sched: wrr\n"
+        "    destinations:\n"
+        "      - { address: 10.1.0.1:8080, forward: nat, weight: 50 }\n"
+        "      - { address: 10.1.0.2:8080, forward: nat, weight: 7 }\n"
+        "      - { address: 224.0.0.1:8080, forward: nat }\n";
+    ipvsrs_changeset *cs = NULL;
+    CHECK_FAILS_WITH(ipvs_apply_yaml(h, poisoned, NULL, &cs), EINVAL);
+    CHECK(cs != NULL && ipvsrs_changeset_rolled_back(cs) == 1);
+    ipvsrs_changeset_free(cs);
+    ipvs_service_t key;
+    memset(&key, 0, sizeof key);
+    key.af = AF_INET;
+    key.protocol = IPPROTO_TCP;
+    inet_pton(AF_INET, "10.0.0.1", &key.addr.ip);
+    key.port = htons(80);
+    ipvs_service_entry_t entry;
+    CHECK(ipvsrs_get_service(h, &key, &entry) == 0);
+    ipvsrs_dest_iter *it = ipvsrs_dests(h, &entry);
+    const ipvs_dest_entry_t *d;
+    int weights = 0;
+    while ((d = ipvsrs_dest_iter_next(it)) != NULL)
+        weights += d->weight;
+    CHECK(ipvsrs_dest_iter_count(it) == 2 && weights == 12);
+    ipvsrs_dest_iter_free(it);
+}
+
+static void scope_leaves_foreign_services(ipvsrs_handle *h)
+{
+    ipvs_service_t foreign;
+    memset(&foreign, 0, sizeof foreign);
+    foreign.af = AF_INET;
+    foreign.protocol = IPPROTO_UDP;
+    inet_pton(AF_INET, "192.168.1.1", &foreign.addr.ip);
+    foreign.port = htons(53);
+    strcpy(foreign.sched_name, "rr");
+    foreign.netmask = 0xffffffff;
+    CHECK(ipvsrs_add_service(h, &foreign) == 0);
+    ipvsrs_apply_options owned = { 0, NULL, "10.0.0.0/8" };
+    CHECK(ipvs_apply_yaml(h, "{}", &owned, NULL) == 0);
+    CHECK(count_services() == 1);
+    ipvs_service_entry_t entry;
+    CHECK(ipvsrs_get_service(h, &foreign, &entry) == 0);
+    ipvsrs_apply_options bad_scope = { 0, NULL, "10.0.0.0/99" };
+    CHECK_FAILS_WITH(ipvs_apply_yaml(h, "{}", &bad_scope, NULL), EINVAL);
+}
+
+int main(void)
+{
+    dry_run_then_apply();
+    invalid_models_change_nothing();
+    ipvsrs_handle *h = ipvsrs_open(NULL);
+    CHECK(h != NULL);
+    refused_and_rolled_back(h);
+    scope_leaves_foreign_services(h);
+    ipvsrs_close(h);
+    return check_summary();
+}
