@@ -17,15 +17,37 @@ pub struct KernelTable {
     pub services: Vec<(Service, Vec<DestEntry>)>,
 }
 
+/// How many service dumps `KernelTable::read` takes at most to get two that agree.
+const MAX_DUMPS: usize = 8;
+
 impl KernelTable {
-    /// Reads every service and its destinations (one dump each).
+    /// Reads every service and its destinations.
+    ///
+    /// A service dump can skip services when any namespace changes its table meanwhile (the
+    /// kernel resumes dumps by position in a table all namespaces share), and a diff on a
+    /// table with a service missing would try to add it again. So services are dumped until
+    /// two dumps in a row list the same ones.
     pub fn read(handle: &mut Handle) -> Result<KernelTable> {
-        let mut services = Vec::new();
-        for entry in handle.services()? {
-            let dests = handle.dests(&entry.service.key)?;
-            services.push((entry.service, dests));
+        let keys = |entries: &[crate::model::ServiceEntry]| -> HashSet<ServiceKey> {
+            entries.iter().map(|e| e.service.key).collect()
+        };
+        let mut entries = handle.services()?;
+        for _ in 1..MAX_DUMPS {
+            let again = handle.services()?;
+            if keys(&again) == keys(&entries) {
+                let mut services = Vec::with_capacity(again.len());
+                for entry in again {
+                    let dests = handle.dests(&entry.service.key)?;
+                    services.push((entry.service, dests));
+                }
+                return Ok(KernelTable { services });
+            }
+            entries = again;
         }
-        Ok(KernelTable { services })
+        Err(Error::Malformed {
+            context: Request::DumpServices.to_string(),
+            detail: format!("the service table changed during each of {MAX_DUMPS} dumps"),
+        })
     }
 }
 

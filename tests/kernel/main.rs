@@ -4,6 +4,7 @@
 mod support;
 
 mod c_api;
+mod cli;
 mod config;
 mod daemon;
 mod desired;
@@ -14,3 +15,4 @@ mod ipvsadm_compat;
 mod process;
 mod scale;
 mod services;
+mod models;
