@@ -29,6 +29,7 @@
 //! Addresses may contain parameters (`${env.NAME}`, `${host.eth0}`, `${ports.web}`), see
 //! [`Params`]. Every error is reported, each with the line and column of its YAML node.
 
+pub mod emit;
 mod locate;
 mod params;
 
@@ -39,6 +40,7 @@ use std::ops::RangeInclusive;
 
 use serde_yaml::Value;
 
+pub use self::emit::to_yaml;
 use self::locate::{locate, Step};
 pub use self::params::{NoParams, ParamFileError, ParamSource, Params};
 use super::{DesiredDest, DesiredService, DesiredTable, DestState};

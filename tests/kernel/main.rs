@@ -12,7 +12,7 @@ mod dests;
 mod errors;
 mod handle;
 mod ipvsadm_compat;
+mod models;
 mod process;
 mod scale;
 mod services;
-mod models;

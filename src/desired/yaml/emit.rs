@@ -1,0 +1,121 @@
+//! The kernel's table written as a model: [`to_yaml`] is the inverse of [`super::parse`],
+//! so applying its output to the same kernel changes nothing.
+
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr};
+
+use super::{CHECKSUMS, FLAGS, FORWARDS, TUNNEL_TYPES};
+use crate::desired::diff::KernelTable;
+use crate::model::{DestEntry, Destination, Forward, Service, ServiceFlags};
+
+/// The table as model YAML, services and destinations sorted by address. Connection
+/// timeouts and sync daemons are not part of a [`KernelTable`] and are left out.
+pub fn to_yaml(table: &KernelTable) -> String {
+    let mut services: Vec<&(Service, Vec<DestEntry>)> = table.services.iter().collect();
+    services.sort_by_key(|(service, _)| service.key);
+    if services.is_empty() {
+        return "services: []\n".to_owned();
+    }
+    let mut out = String::from("services:\n");
+    for (service, dests) in services {
+        write_service(&mut out, service);
+        let mut dests: Vec<&Destination> = dests.iter().map(|d| &d.dest).collect();
+        dests.sort_by_key(|d| d.key());
+        if !dests.is_empty() {
+            out.push_str("    destinations:\n");
+        }
+        for dest in dests {
+            write_dest(&mut out, dest);
+        }
+    }
+    out
+}
+
+/// The model's name for `value` in one of the parser's tables.
+fn name_of<T: Copy + PartialEq>(choices: &[(&'static str, T)], value: T) -> Option<&'static str> {
+    choices
+        .iter()
+        .find(|(_, v)| *v == value)
+        .map(|(name, _)| *name)
+}
+
+fn write_service(out: &mut String, service: &Service) {
+    let _ = writeln!(out, "  - address: \"{}\"", service.key);
+    let _ = writeln!(out, "    sched: {}", service.scheduler);
+    let flags = flag_names(service);
+    if !flags.is_empty() {
+        let _ = writeln!(out, "    flags: [{}]", flags.join(", "));
+    }
+    if service.flags.contains(ServiceFlags::PERSISTENT) {
+        let _ = writeln!(
+            out,
+            "    persistence: {{ {} }}",
+            persistence(service).join(", ")
+        );
+    }
+}
+
+/// Names of the set flags. The scheduler flag bits are shared: they are named after the
+/// scheduler that uses them (`sh-port`, `mh-port`), else `flag-N`.
+fn flag_names(service: &Service) -> Vec<&'static str> {
+    FLAGS
+        .iter()
+        .filter(|(_, flag)| {
+            let owner_fits = match flag.scheduler {
+                Some(scheduler) => scheduler == service.scheduler,
+                None => {
+                    !matches!(service.scheduler.as_str(), "sh" | "mh")
+                        || flag.bits == ServiceFlags::SCHED3
+                        || flag.bits == ServiceFlags::ONEPACKET
+                }
+            };
+            owner_fits && service.flags.contains(flag.bits)
+        })
+        .map(|(name, _)| *name)
+        .collect()
+}
+
+fn persistence(service: &Service) -> Vec<String> {
+    let mut fields = vec![format!("timeout: {}", service.timeout)];
+    match service.key.family() {
+        crate::model::Family::Inet => fields.push(format!(
+            "netmask: \"{}\"",
+            IpAddr::V4(Ipv4Addr::from(service.netmask))
+        )),
+        crate::model::Family::Inet6 => fields.push(format!("prefix: {}", service.netmask)),
+    }
+    if let Some(engine) = &service.pe_name {
+        fields.push(format!("engine: {engine}"));
+    }
+    fields
+}
+
+fn write_dest(out: &mut String, dest: &Destination) {
+    let _ = writeln!(out, "      - address: \"{}\"", dest.key());
+    // The kernel's bypass forwarding has no name in models; it is never set by a client.
+    let forward = name_of(FORWARDS, dest.forward).unwrap_or("direct");
+    let _ = writeln!(out, "        forward: {forward}");
+    let _ = writeln!(out, "        weight: {}", dest.weight);
+    if dest.upper_threshold != 0 || dest.lower_threshold != 0 {
+        let _ = writeln!(
+            out,
+            "        thresholds: {{ upper: {}, lower: {} }}",
+            dest.upper_threshold, dest.lower_threshold
+        );
+    }
+    if dest.forward == Forward::Tunnel {
+        let tunnel = &dest.tunnel;
+        let mut fields = vec![format!(
+            "type: {}",
+            name_of(TUNNEL_TYPES, tunnel.kind).unwrap_or("ipip")
+        )];
+        if tunnel.port != 0 {
+            fields.push(format!("port: {}", tunnel.port));
+        }
+        fields.push(format!(
+            "checksum: {}",
+            name_of(CHECKSUMS, tunnel.flags).unwrap_or("nocsum")
+        ));
+        let _ = writeln!(out, "        tunnel: {{ {} }}", fields.join(", "));
+    }
+}

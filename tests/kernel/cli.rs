@@ -1,0 +1,285 @@
+//! The `ipvsrs` binary against a real kernel, each test in a fresh namespace given by
+//! `--netns NAME`: apply, diff (text and ipvsctl's YAML), get, weight, allowed actions.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use crate::support::{assert_saved, settled, Netns};
+
+/// Two services: one in NAT with thresholds, one direct-routing.
+const MODEL: &str = "\
+services:
+  - address: tcp://10.0.0.1:80
+    sched: wrr
+    destinations:
+      - address: 10.1.0.1:8080
+        forward: nat
+        weight: 3
+        thresholds: { upper: 100, lower: 10 }
+      - address: 10.1.0.2:8080
+        forward: nat
+        weight: 2
+  - address: udp://10.0.0.2:53
+    destinations:
+      - address: 10.1.0.3
+";
+
+/// `ipvsadm -Sn` of `MODEL` (sched rr and direct forwarding by default, port from the
+/// service). ipvsadm does not save thresholds.
+const MODEL_SAVED: &[&str] = &[
+    "-A -t 10.0.0.1:80 -s wrr",
+    "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 3",
+    "-a -t 10.0.0.1:80 -r 10.1.0.2:8080 -m -w 2",
+    "-A -u 10.0.0.2:53 -s rr",
+    "-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 1",
+];
+
+fn model_file(ns: &Netns, tag: &str, content: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("{}-{tag}.yaml", ns.name));
+    std::fs::write(&path, content).unwrap();
+    path
+}
+
+/// `ipvsrs --netns NAME ARGS`.
+fn ipvsrs(ns: &Netns, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ipvsrs"))
+        .args(["--netns", &ns.name])
+        .args(args)
+        .output()
+        .expect("run ipvsrs")
+}
+
+/// Runs `ipvsrs`, asserts it exits with `code`, returns its stdout.
+fn expect(ns: &Netns, args: &[&str], code: i32) -> String {
+    let out = ipvsrs(ns, args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(code), "ipvsrs {args:?}: {stderr}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn apply_model(ns: &Netns, tag: &str, content: &str) -> String {
+    let path = model_file(ns, tag, content);
+    expect(ns, &["apply", "-f", path.to_str().unwrap()], 0)
+}
+
+fn diff_of(ns: &Netns, tag: &str, content: &str, format: &str) -> String {
+    let path = model_file(ns, tag, content);
+    let args = ["diff", "-f", path.to_str().unwrap(), "--format", format];
+    expect(ns, &args, 0)
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn apply_builds_the_model_and_then_diff_is_empty() {
+    let ns = Netns::new();
+    let printed = apply_model(&ns, "model", MODEL);
+    // Two services and three destinations, each reported as done.
+    assert_eq!(printed.lines().count(), 5, "{printed}");
+    assert!(printed.lines().all(|l| l.starts_with("ok: ")), "{printed}");
+    assert_saved(&ns, MODEL_SAVED);
+    assert_eq!(diff_of(&ns, "model", MODEL, "text"), "");
+    assert_eq!(diff_of(&ns, "model", MODEL, "yaml"), "{}\n");
+    assert_eq!(apply_model(&ns, "model", MODEL), "");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn diff_in_ipvsctl_yaml_form() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    // Weight 2 -> 5 for 10.1.0.2, the udp service gone, a new fwmark service.
+    let changed = MODEL
+        .replace("weight: 2", "weight: 5")
+        .replace("udp://10.0.0.2:53", "fwmark:7")
+        .replace("10.1.0.3", "10.1.0.3:0");
+    let expected = "\
+items:
+- type: delete-service
+  description: delete service udp://10.0.0.2:53 and its 1 destinations
+  service: udp://10.0.0.2:53
+- type: update-destination
+  description: update destination 10.1.0.2:8080 of tcp://10.0.0.1:80 (weight 2 -> 5)
+  service: tcp://10.0.0.1:80
+  destination: 10.1.0.2:8080
+- type: add-service
+  description: add service fwmark:7 (rr)
+  service: fwmark:7
+- type: add-destination
+  description: add destination 10.1.0.3:0 to fwmark:7 (weight 1)
+  service: fwmark:7
+  destination: 10.1.0.3:0
+";
+    assert_eq!(diff_of(&ns, "changed", &changed, "yaml"), expected);
+    let text = diff_of(&ns, "changed", &changed, "text");
+    let descriptions: Vec<&str> = expected
+        .lines()
+        .filter_map(|l| l.strip_prefix("  description: "))
+        .collect();
+    assert_eq!(text.lines().collect::<Vec<_>>(), descriptions);
+    assert_saved(&ns, MODEL_SAVED);
+}
+
+/// A table with every attribute ipvsadm can set.
+const IPVSADM_TABLE: &[&str] = &[
+    "-A -t 10.0.0.1:80 -s sh -b sh-port -p 60 -M 255.255.0.0",
+    "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 0 -x 50 -y 5",
+    "-a -t 10.0.0.1:80 -r 10.1.0.2 -i -w 4 --tun-type gue --tun-port 6080 --tun-remcsum",
+    "-A -u 10.0.0.1:5060 -s wrr -o -b flag-3 -p 30 --pe sip",
+    "-a -u 10.0.0.1:5060 -r 10.1.0.3 -g -w 9",
+    "-A -t [2001:db8::1]:443 -s mh -b mh-port,mh-fallback -p 100 -M 64",
+    "-a -t [2001:db8::1]:443 -r [2001:db8::2]:8443 -m -w 2",
+    "-a -t [2001:db8::1]:443 -r 10.1.0.4 -i --tun-type gre --tun-csum",
+    "-A -f 9 -6 -s lc",
+    "-a -f 9 -6 -r [2001:db8::3]:0 -g -w 6",
+];
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn get_prints_a_model_that_applies_back_with_no_change() {
+    let ns = Netns::new();
+    for command in IPVSADM_TABLE {
+        ns.ipvsadm(&command.split(' ').collect::<Vec<_>>());
+    }
+    let before = settled(|| ns.ipvsadm(&["-Sn"]));
+    let got = expect(&ns, &["get"], 0);
+    assert_eq!(diff_of(&ns, "got", &got, "text"), "", "model:\n{got}");
+    assert_eq!(apply_model(&ns, "got", &got), "");
+    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), before);
+    // Applied to an empty table, the model rebuilds the same table.
+    let other = Netns::new();
+    apply_model(&other, "got", &got);
+    assert_eq!(settled(|| other.ipvsadm(&["-Sn"])), before);
+}
+
+fn set_weight(ns: &Netns, extra: &[&str]) {
+    let mut args = vec![
+        "weight",
+        "--service=tcp://10.0.0.1:80",
+        "--destination=10.1.0.1:8080",
+    ];
+    args.extend(extra);
+    assert_eq!(expect(ns, &args, 0), "");
+}
+
+/// `MODEL_SAVED` with the first destination at `weight`.
+fn saved_with_weight(weight: &str) -> Vec<String> {
+    let mut saved: Vec<String> = MODEL_SAVED.iter().map(|l| l.to_string()).collect();
+    saved[1] = saved[1].replace("-w 3", &format!("-w {weight}"));
+    saved
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn weight_sets_one_destination_and_keeps_its_other_settings() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    set_weight(&ns, &["7"]);
+    assert_saved(&ns, &saved_with_weight("7"));
+    // The thresholds are kept: the model differs from the kernel by the weight only.
+    let diff = diff_of(&ns, "model", MODEL, "text");
+    assert_eq!(
+        diff,
+        "update destination 10.1.0.1:8080 of tcp://10.0.0.1:80 (weight 7 -> 3)\n"
+    );
+
+    let started = Instant::now();
+    set_weight(&ns, &["11", "--time=2"]);
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_saved(&ns, &saved_with_weight("11"));
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn weight_of_an_unknown_destination_fails() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    let out = ipvsrs(
+        &ns,
+        &[
+            "weight",
+            "5",
+            "--service=tcp://10.0.0.1:80",
+            "--destination=10.9.9.9:80",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("10.9.9.9:80"));
+    assert_saved(&ns, MODEL_SAVED);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn allowed_actions_refuse_the_whole_changeset() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    // Updating a weight is allowed, deleting the udp service is not.
+    let changed = MODEL.replace("weight: 2", "weight: 5");
+    let changed = &changed[..changed.find("  - address: udp").unwrap()];
+    let path = model_file(&ns, "changed", changed);
+    let path = path.to_str().unwrap();
+    let out = ipvsrs(&ns, &["apply", "-f", path, "--allowed-actions=ud,ad"]);
+    assert_eq!(out.status.code(), Some(5));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("delete service udp://10.0.0.2:53"),
+        "{stderr}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert_saved(&ns, MODEL_SAVED);
+
+    expect(&ns, &["apply", "-f", path, "--allowed-actions=ud,ds"], 0);
+    let mut saved = MODEL_SAVED[..3].to_vec();
+    saved[2] = "-a -t 10.0.0.1:80 -r 10.1.0.2:8080 -m -w 5";
+    assert_saved(&ns, &saved);
+}
+
+/// `MODEL` with 10.1.0.2 at weight 5 and a multicast destination, which the kernel
+/// refuses (EINVAL) after the weight update has been made.
+fn failing_model() -> String {
+    let changed = MODEL.replace("weight: 2", "weight: 5");
+    format!("{changed}      - address: 224.0.0.1\n")
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_failed_apply_is_rolled_back_and_exits_1() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    let path = model_file(&ns, "failing", &failing_model());
+    let out = ipvsrs(&ns, &["apply", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .contains("ok: update destination 10.1.0.2:8080 of tcp://10.0.0.1:80 (weight 2 -> 5)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("failed: add destination 224.0.0.1:53 to udp://10.0.0.2:53"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("rolled back"));
+    assert_saved(&ns, MODEL_SAVED);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_dry_run_prints_the_changes_and_makes_none() {
+    let ns = Netns::new();
+    apply_model(&ns, "model", MODEL);
+    let path = model_file(&ns, "failing", &failing_model());
+    let path = path.to_str().unwrap();
+    let printed = expect(&ns, &["apply", "-f", path, "--dry-run"], 0);
+    let diff: Vec<String> = expect(&ns, &["diff", "-f", path], 0)
+        .lines()
+        .map(|change| format!("would {change}"))
+        .collect();
+    assert_eq!(printed.lines().collect::<Vec<_>>(), diff);
+    assert_eq!(diff.len(), 2, "{printed}");
+    assert_saved(&ns, MODEL_SAVED);
+}
