@@ -66,6 +66,15 @@ fn converge(h: &mut Handle, model: &DesiredTable, options: &DiffOptions) -> Vec<
     changes
 }
 
+/// The changes a model still needs against the kernel, with the default options.
+fn pending(h: &mut Handle, model: &DesiredTable) -> Vec<Change> {
+    diff(
+        model,
+        &KernelTable::read(h).unwrap(),
+        &DiffOptions::default(),
+    )
+}
+
 /// The table without counters, services and destinations sorted: what a rollback restores.
 fn snapshot(h: &mut Handle) -> Vec<(Service, Vec<Destination>)> {
     let mut table: Vec<_> = KernelTable::read(h)
@@ -209,14 +218,7 @@ fn maintenance_keeps_weight_zero_and_drained_servers_go() {
             "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 3",
         ],
     );
-    assert_eq!(
-        diff(
-            &model,
-            &KernelTable::read(&mut h).unwrap(),
-            &DiffOptions::default()
-        ),
-        []
-    );
+    assert_eq!(pending(&mut h, &model), []);
 }
 
 #[test]
@@ -267,11 +269,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
         "sh",
         vec![dest("10.1.0.5", 5, DestState::Active)],
     )); // as, ad
-    let changes = diff(
-        &model,
-        &KernelTable::read(&mut h).unwrap(),
-        &DiffOptions::default(),
-    );
+    let changes = pending(&mut h, &model);
     let kinds: Vec<Action> = changes.iter().map(Change::action).collect();
     for action in Action::ALL {
         assert!(kinds.contains(&action), "{action:?} missing from {kinds:?}"); // ds: 10.0.0.3
@@ -301,14 +299,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
     }
     // And without the poison, the whole changeset applies.
     assert!(apply(&mut h, changes, &Action::ALL).unwrap().succeeded());
-    assert_eq!(
-        diff(
-            &model,
-            &KernelTable::read(&mut h).unwrap(),
-            &DiffOptions::default()
-        ),
-        []
-    );
+    assert_eq!(pending(&mut h, &model), []);
 }
 
 /// 10,000 services x 10 destinations: against an empty table the changeset has one write
