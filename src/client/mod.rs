@@ -40,6 +40,11 @@ impl Handle {
     /// Fails with [`Error::NotAvailable`] when the kernel has no IPVS, and with a kernel
     /// error of errno `EPERM` when the caller lacks CAP_NET_ADMIN.
     pub fn open() -> Result<Handle> {
+        Ok(Handle::open_with(None)?.0)
+    }
+
+    /// Like [`Handle::open`], also returning the `GET_INFO` answer the open asked for.
+    pub fn open_with_info() -> Result<(Handle, Info)> {
         Handle::open_with(None)
     }
 
@@ -50,7 +55,7 @@ impl Handle {
         let path = path.as_ref();
         let ns = File::open(path)
             .map_err(|e| Error::io(format!("opening network namespace {}", path.display()), e))?;
-        Handle::open_with(Some(ns.into()))
+        Ok(Handle::open_with(Some(ns.into()))?.0)
     }
 
     /// Opens the IPVS table of the network namespace referred to by `netns`; the
@@ -59,10 +64,10 @@ impl Handle {
         let ns = netns
             .try_clone_to_owned()
             .map_err(|e| Error::io("duplicating the network namespace descriptor", e))?;
-        Handle::open_with(Some(ns))
+        Ok(Handle::open_with(Some(ns))?.0)
     }
 
-    fn open_with(netns: Option<OwnedFd>) -> Result<Handle> {
+    fn open_with(netns: Option<OwnedFd>) -> Result<(Handle, Info)> {
         let (socket, family) = connect(netns.as_ref().map(|f| f.as_fd()))?;
         let mut handle = Handle {
             socket,
@@ -72,8 +77,8 @@ impl Handle {
         };
         // IPVS checks CAP_NET_ADMIN on every command, the controller does not: ask for
         // the version now so that a handle which opens is one that works.
-        handle.info()?;
-        Ok(handle)
+        let info = handle.info()?;
+        Ok((handle, info))
     }
 
     /// The numeric id of the "IPVS" generic-netlink family.

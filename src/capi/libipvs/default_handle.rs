@@ -56,8 +56,7 @@ fn with_slot<T>(f: impl FnOnce(&mut Option<Handle>) -> T) -> T {
 pub fn reopen() -> Result<crate::model::Info, CError> {
     with_slot(|slot| {
         *slot = None;
-        let mut handle = Handle::open()?;
-        let info = handle.info()?;
+        let (handle, info) = Handle::open_with_info()?;
         *slot = Some(handle);
         Ok(info)
     })
