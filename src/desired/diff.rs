@@ -17,36 +17,39 @@ pub struct KernelTable {
     pub services: Vec<(Service, Vec<DestEntry>)>,
 }
 
-/// How many service dumps `KernelTable::read` takes at most to get two that agree.
+/// How many service dumps `KernelTable::read` takes at most.
 const MAX_DUMPS: usize = 8;
 
 impl KernelTable {
     /// Reads every service and its destinations.
     ///
-    /// A service dump can skip services when any namespace changes its table meanwhile (the
-    /// kernel resumes dumps by position in a table all namespaces share), and a diff on a
-    /// table with a service missing would try to add it again. So services are dumped until
-    /// two dumps in a row list the same ones.
+    /// The kernel resumes a service dump by a position that counts the services of every
+    /// namespace, so while any namespace changes its table a dump can skip some of ours
+    /// (and a diff would then try to add them again). A skip is a matter of timing, so
+    /// services are dumped until a dump (the second at least) finds none not seen before.
+    /// This assumes no other writer changes this namespace's table meanwhile.
     pub fn read(handle: &mut Handle) -> Result<KernelTable> {
-        let keys = |entries: &[crate::model::ServiceEntry]| -> HashSet<ServiceKey> {
-            entries.iter().map(|e| e.service.key).collect()
-        };
-        let mut entries = handle.services()?;
-        for _ in 1..MAX_DUMPS {
-            let again = handle.services()?;
-            if keys(&again) == keys(&entries) {
-                let mut services = Vec::with_capacity(again.len());
-                for entry in again {
+        let mut seen = HashSet::new();
+        let mut entries = Vec::new();
+        for dump in 1..=MAX_DUMPS {
+            let before = entries.len();
+            for entry in handle.services()? {
+                if seen.insert(entry.service.key) {
+                    entries.push(entry);
+                }
+            }
+            if dump >= 2 && entries.len() == before {
+                let mut services = Vec::with_capacity(entries.len());
+                for entry in entries {
                     let dests = handle.dests(&entry.service.key)?;
                     services.push((entry.service, dests));
                 }
                 return Ok(KernelTable { services });
             }
-            entries = again;
         }
         Err(Error::Malformed {
             context: Request::DumpServices.to_string(),
-            detail: format!("the service table changed during each of {MAX_DUMPS} dumps"),
+            detail: format!("each of {MAX_DUMPS} dumps found services the others had missed"),
         })
     }
 }
