@@ -177,18 +177,32 @@ pub extern "C" fn ipvsrs_get_service(
     })
 }
 
-/// Runs a destination operation with both structs read only.
-fn dest_op(
-    h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
-    dest: *const ipvs_dest_t,
-    op: impl FnOnce(&mut Handle, &crate::model::ServiceKey, &ipvs_dest_t) -> Result<(), CError>,
-) -> c_int {
-    with_handle(h, |handle| {
-        // SAFETY: NULL or valid structs.
+/// The three destination operations, shared by the libipvs and the native API: both
+/// structs read only, NULL rejected with `EINVAL`.
+#[derive(Clone, Copy)]
+pub(crate) enum DestOp {
+    Add,
+    Update,
+    Del,
+}
+
+impl DestOp {
+    pub(crate) fn run(
+        self,
+        handle: &mut Handle,
+        svc: *const ipvs_service_t,
+        dest: *const ipvs_dest_t,
+    ) -> Result<(), CError> {
+        // SAFETY: the caller passes NULL or valid structures.
         let (svc, dest) = unsafe { (arg(svc, "svc")?, arg(dest, "dest")?) };
-        op(handle, &svc.key()?, dest)
-    })
+        let key = svc.key()?;
+        match self {
+            DestOp::Add => handle.add_dest(&key, &dest.to_model(key.family())?)?,
+            DestOp::Update => handle.update_dest(&key, &dest.to_model(key.family())?)?,
+            DestOp::Del => handle.del_dest(&key, &dest.key(key.family())?)?,
+        }
+        Ok(())
+    }
 }
 
 /// Adds destination `dest` to service `svc`. Returns 0, or -1 with errno (`ESRCH` no such
@@ -200,9 +214,7 @@ pub extern "C" fn ipvsrs_add_dest(
     dest: *const ipvs_dest_t,
 ) -> c_int {
     boundary(-1, || {
-        dest_op(h, svc, dest, |handle, key, d| {
-            Ok(handle.add_dest(key, &d.to_model(key.family())?)?)
-        })
+        with_handle(h, |handle| DestOp::Add.run(handle, svc, dest))
     })
 }
 
@@ -215,9 +227,7 @@ pub extern "C" fn ipvsrs_update_dest(
     dest: *const ipvs_dest_t,
 ) -> c_int {
     boundary(-1, || {
-        dest_op(h, svc, dest, |handle, key, d| {
-            Ok(handle.update_dest(key, &d.to_model(key.family())?)?)
-        })
+        with_handle(h, |handle| DestOp::Update.run(handle, svc, dest))
     })
 }
 
@@ -230,9 +240,7 @@ pub extern "C" fn ipvsrs_del_dest(
     dest: *const ipvs_dest_t,
 ) -> c_int {
     boundary(-1, || {
-        dest_op(h, svc, dest, |handle, key, d| {
-            Ok(handle.del_dest(key, &d.key(key.family())?)?)
-        })
+        with_handle(h, |handle| DestOp::Del.run(handle, svc, dest))
     })
 }
 

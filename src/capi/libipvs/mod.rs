@@ -9,6 +9,7 @@ pub mod types;
 
 use std::ffi::{c_char, c_int, c_uint};
 
+use super::handle::DestOp;
 use super::{arg, boundary, malloc_block, pointer, status, CError};
 use crate::client::Handle;
 use strerror::{record, Func};
@@ -134,30 +135,14 @@ pub extern "C" fn ipvs_zero_service(svc: *mut ipvs_service_t) -> c_int {
     })
 }
 
-/// Runs a destination operation: both arguments read only, NULL rejected with `EINVAL`.
-fn dest_op(
-    func: Func,
-    svc: *mut ipvs_service_t,
-    dest: *mut ipvs_dest_t,
-    op: impl FnOnce(&mut Handle, &crate::model::ServiceKey, &ipvs_dest_t) -> Result<(), CError>,
-) -> c_int {
-    record(func);
-    on_default(|h| {
-        // SAFETY: the caller passes NULL or valid structures.
-        let (svc, dest) = unsafe { (arg(svc, "svc")?, arg(dest, "dest")?) };
-        op(h, &svc.key()?, dest)
-    })
-}
-
 /// Adds destination `dest` to service `svc` (both read only). Returns 0, or -1 with errno:
 /// `ESRCH` no such service, `EEXIST` the destination exists, `ERANGE` bad weight or
 /// thresholds, `EINVAL` bad address. Thread-safe.
 #[no_mangle]
 pub extern "C" fn ipvs_add_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
     boundary(-1, || {
-        dest_op(Func::AddDest, svc, dest, |h, key, d| {
-            Ok(h.add_dest(key, &d.to_model(key.family())?)?)
-        })
+        record(Func::AddDest);
+        on_default(|h| DestOp::Add.run(h, svc, dest))
     })
 }
 
@@ -166,9 +151,8 @@ pub extern "C" fn ipvs_add_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t
 #[no_mangle]
 pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
     boundary(-1, || {
-        dest_op(Func::UpdateDest, svc, dest, |h, key, d| {
-            Ok(h.update_dest(key, &d.to_model(key.family())?)?)
-        })
+        record(Func::UpdateDest);
+        on_default(|h| DestOp::Update.run(h, svc, dest))
     })
 }
 
@@ -177,9 +161,8 @@ pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_des
 #[no_mangle]
 pub extern "C" fn ipvs_del_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
     boundary(-1, || {
-        dest_op(Func::DelDest, svc, dest, |h, key, d| {
-            Ok(h.del_dest(key, &d.key(key.family())?)?)
-        })
+        record(Func::DelDest);
+        on_default(|h| DestOp::Del.run(h, svc, dest))
     })
 }
 
