@@ -57,6 +57,12 @@
 
 #define IPVSRS_CHANGE_DEL_DEST 6
 
+#define IPVSRS_CHANGE_UPDATE_TIMEOUTS 7
+
+#define IPVSRS_CHANGE_START_DAEMON 8
+
+#define IPVSRS_CHANGE_STOP_DAEMON 9
+
 #define MINIMUM_IPVS_VERSION_MAJOR 1
 
 #define MINIMUM_IPVS_VERSION_MINOR 1
@@ -187,8 +193,9 @@ typedef struct ipvsrs_apply_options {
    */
   unsigned int flags;
   /**
-   * ipvsctl's allowed actions, e.g. "as,us,ad,ud" (add/update/delete service/dest);
-   * NULL or "*" for all. A changeset needing another action is refused whole.
+   * The allowed actions, e.g. "as,us,ad,ud": ipvsctl's as, us, ds, ad, ud, dd
+   * (add/update/delete service/destination), ut (update timeouts), ay, dy (add/delete a
+   * sync daemon); NULL or "*" for all. A changeset needing another is refused whole.
    */
   const char *allowed_actions;
   /**
@@ -293,6 +300,48 @@ typedef struct ip_vs_dest_user {
 typedef struct ip_vs_dest_user ipvs_dest_t;
 
 /**
+ * Connection timeouts in seconds (`ipvs_timeout_t`); 0 on write leaves one unchanged.
+ */
+typedef struct ip_vs_timeout_user {
+  int tcp_timeout;
+  int tcp_fin_timeout;
+  int udp_timeout;
+} ip_vs_timeout_user;
+
+typedef struct ip_vs_timeout_user ipvs_timeout_t;
+
+/**
+ * A connection-sync daemon (`ipvs_daemon_t`).
+ */
+typedef struct ip_vs_daemon_user {
+  /**
+   * `IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`; 0 in an unused slot.
+   */
+  int state;
+  char mcast_ifn[IP_VS_IFNAME_MAXLEN];
+  int syncid;
+  /**
+   * Maximum sync message payload; 0 for the kernel's default.
+   */
+  int sync_maxlen;
+  /**
+   * Multicast port, host byte order; 0 for the default 8848.
+   */
+  uint16_t mcast_port;
+  /**
+   * Multicast TTL; 0 for the default 1.
+   */
+  uint16_t mcast_ttl;
+  /**
+   * Family of `mcast_group`; `AF_UNSPEC` for the default group.
+   */
+  uint16_t mcast_af;
+  union nf_inet_addr mcast_group;
+} ip_vs_daemon_user;
+
+typedef struct ip_vs_daemon_user ipvs_daemon_t;
+
+/**
  * One change: what it does to which object, and how it went.
  */
 typedef struct ipvsrs_change {
@@ -301,7 +350,7 @@ typedef struct ipvsrs_change {
    */
   int kind;
   /**
-   * The service (its new settings for an update).
+   * The service (its new settings for an update); zeroed for timeouts and daemons.
    */
   ipvs_service_t service;
   /**
@@ -309,6 +358,15 @@ typedef struct ipvsrs_change {
    * otherwise.
    */
   ipvs_dest_t dest;
+  /**
+   * The new timeouts for `IPVSRS_CHANGE_UPDATE_TIMEOUTS`; zeroed otherwise.
+   */
+  ipvs_timeout_t timeout;
+  /**
+   * The daemon started or stopped for `IPVSRS_CHANGE_START_DAEMON` and
+   * `IPVSRS_CHANGE_STOP_DAEMON`; zeroed otherwise.
+   */
+  ipvs_daemon_t daemon;
   /**
    * One line, e.g. "update destination 10.1.0.3:80 of tcp://10.0.0.2:80 (weight 3 -> 30)".
    */
@@ -393,48 +451,6 @@ typedef struct ip_vs_service_entry {
 } ip_vs_service_entry;
 
 typedef struct ip_vs_service_entry ipvs_service_entry_t;
-
-/**
- * Connection timeouts in seconds (`ipvs_timeout_t`); 0 on write leaves one unchanged.
- */
-typedef struct ip_vs_timeout_user {
-  int tcp_timeout;
-  int tcp_fin_timeout;
-  int udp_timeout;
-} ip_vs_timeout_user;
-
-typedef struct ip_vs_timeout_user ipvs_timeout_t;
-
-/**
- * A connection-sync daemon (`ipvs_daemon_t`).
- */
-typedef struct ip_vs_daemon_user {
-  /**
-   * `IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`; 0 in an unused slot.
-   */
-  int state;
-  char mcast_ifn[IP_VS_IFNAME_MAXLEN];
-  int syncid;
-  /**
-   * Maximum sync message payload; 0 for the kernel's default.
-   */
-  int sync_maxlen;
-  /**
-   * Multicast port, host byte order; 0 for the default 8848.
-   */
-  uint16_t mcast_port;
-  /**
-   * Multicast TTL; 0 for the default 1.
-   */
-  uint16_t mcast_ttl;
-  /**
-   * Family of `mcast_group`; `AF_UNSPEC` for the default group.
-   */
-  uint16_t mcast_af;
-  union nf_inet_addr mcast_group;
-} ip_vs_daemon_user;
-
-typedef struct ip_vs_daemon_user ipvs_daemon_t;
 
 /**
  * A destination as the kernel reports it (`ipvs_dest_entry_t`).

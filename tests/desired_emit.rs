@@ -6,8 +6,8 @@ use std::net::IpAddr;
 use ipvsrs::desired::diff::{diff, DiffOptions, KernelTable};
 use ipvsrs::desired::yaml::{self, to_yaml, NoParams};
 use ipvsrs::model::{
-    DestEntry, Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey, Stats,
-    Tunnel, TunnelFlags, TunnelType,
+    Daemon, DaemonRole, DestEntry, Destination, Family, Forward, Protocol, Service, ServiceFlags,
+    ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags, TunnelType,
 };
 
 fn ip(text: &str) -> IpAddr {
@@ -116,9 +116,31 @@ fn full_table() -> KernelTable {
                 vec![entry(dest("2001:db8::7", 0, Forward::Masq, 4))],
             ),
             (
-                persistent(ServiceKey::fwmark(Family::Inet, 7), "rr", 1, 0xffff_0000),
+                // Not contiguous: the kernel and ipvsadm take any mask.
+                persistent(ServiceKey::fwmark(Family::Inet, 7), "rr", 1, 0xff00_ff00),
                 vec![entry(dest("10.50.0.7", 0, Forward::Route, 5))],
             ),
+        ],
+        timeouts: Timeouts {
+            tcp: 900,
+            tcp_fin: 120,
+            udp: 300,
+        },
+        daemons: vec![
+            Daemon {
+                sync_maxlen: 1472,
+                mcast_group: Some(ip("224.0.0.81")),
+                mcast_port: 8848,
+                mcast_ttl: 1,
+                ..Daemon::new(DaemonRole::Master, "eth0", 1)
+            },
+            Daemon {
+                sync_maxlen: 1200,
+                mcast_group: Some(ip("ff02::81")),
+                mcast_port: 9000,
+                mcast_ttl: 4,
+                ..Daemon::new(DaemonRole::Backup, "eth1", 255)
+            },
         ],
     }
 }
@@ -162,6 +184,18 @@ fn a_small_table_reads_as_written() {
     let mut service = persistent(key(Protocol::Tcp, "2001:db8::1", 443), "sh", 600, 48);
     service.flags = service.flags | ServiceFlags::SH_PORT;
     let table = KernelTable {
+        timeouts: Timeouts {
+            tcp: 7200,
+            tcp_fin: 60,
+            udp: 30,
+        },
+        daemons: vec![Daemon {
+            sync_maxlen: 1472,
+            mcast_group: Some(ip("224.0.0.81")),
+            mcast_port: 8848,
+            mcast_ttl: 1,
+            ..Daemon::new(DaemonRole::Backup, "eth0", 3)
+        }],
         services: vec![(
             service,
             vec![
@@ -175,6 +209,9 @@ fn a_small_table_reads_as_written() {
         )],
     };
     let expected = "\
+timeouts: { tcp: 7200, tcpfin: 60, udp: 30 }
+daemons:
+  - { role: backup, interface: \"eth0\", syncid: 3, maxlen: 1472, group: \"224.0.0.81\", port: 8848, ttl: 1 }
 services:
   - address: \"tcp://[2001:db8::1]:443\"
     sched: sh

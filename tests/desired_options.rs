@@ -74,5 +74,17 @@ fn allowed_action_lists() {
         Action::parse_list("as, dd").unwrap(),
         [Action::AddService, Action::DelDest]
     );
+    assert_eq!(
+        Action::parse_list("ut,ay,dy").unwrap(),
+        [
+            Action::UpdateTimeouts,
+            Action::StartDaemon,
+            Action::StopDaemon
+        ]
+    );
+    assert_eq!(
+        Action::parse_list("add-service,stop-daemon").unwrap(),
+        [Action::AddService, Action::StopDaemon]
+    );
     assert!(Action::parse_list("as,xx").unwrap_err().contains("\"xx\""));
 }

@@ -456,8 +456,8 @@ fn each_validation_error_with_its_position() {
             "4:15 prefix is for IPv6 services; use netmask (like 255.255.255.0) for IPv4",
         ),
         (
-            "services:\n  - address: tcp://10.0.0.1:80\n    persistence:\n      netmask: 255.0.255.0\n".into(),
-            "4:16 netmask \"255.0.255.0\" is not an IPv4 netmask like 255.255.255.0",
+            "services:\n  - address: tcp://10.0.0.1:80\n    persistence:\n      netmask: 255.255.0.256\n".into(),
+            "4:16 netmask \"255.255.0.256\" is not an IPv4 netmask like 255.255.255.0",
         ),
         (
             "services:\n  - address: tcp://10.0.0.1:80\n  - address: tcp://10.0.0.1:0080\n".into(),

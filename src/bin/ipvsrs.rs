@@ -16,7 +16,7 @@ use std::time::Duration;
 use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::yaml::{self, to_yaml, Params};
 use ipvsrs::desired::DesiredTable;
-use ipvsrs::model::{Family, Protocol, ServiceKey};
+use ipvsrs::model::{DestKey, Family, Protocol, ServiceKey};
 use ipvsrs::Handle;
 use serde_yaml::{Mapping, Value};
 
@@ -40,8 +40,10 @@ Options:
   -f, --file FILE          the model; - for stdin (default /etc/ipvsrs.yaml)
   --format text|yaml       text: one line a change; yaml: ipvsctl's changeset items
   --keep-weights           keep the kernel's weights of existing destinations
-  --allowed-actions=SPEC   comma list of as,us,ds,ad,ud,dd, or * (default); a changeset
-                           needing any other action is refused whole
+  --allowed-actions=SPEC   comma list of as,us,ds,ad,ud,dd (add/update/delete a service
+                           or destination), ut (timeouts), ay,dy (add/delete a sync
+                           daemon), or * (default); a changeset needing any other action
+                           is refused whole
   --scope=RULES            the services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9;
                            others are left alone (default: the whole table)
   --dry-run                print the changes, change nothing
@@ -320,19 +322,22 @@ fn show_diff(args: &Args) -> Result<(), Failure> {
 }
 
 /// ipvsctl's changeset: `items:` with type, description, service and destination; `{}`
-/// when there is nothing to do.
+/// when there is nothing to do. Timeout and daemon items have neither service nor
+/// destination.
 fn changeset_yaml(changes: &[Change]) -> String {
     let text = |s: &str| Value::String(s.to_owned());
     let items: Vec<Value> = changes
         .iter()
         .map(|change| {
-            let (kind, service, dest) = change_parts(change);
             let mut item = Mapping::new();
-            item.insert(text("type"), text(kind));
+            item.insert(text("type"), text(change.action().name()));
             item.insert(text("description"), text(&change.to_string()));
-            item.insert(text("service"), text(&service.to_string()));
+            let (service, dest) = change_objects(change);
+            if let Some(service) = service {
+                item.insert(text("service"), text(&service.to_string()));
+            }
             if let Some(dest) = dest {
-                item.insert(text("destination"), text(&dest));
+                item.insert(text("destination"), text(&dest.to_string()));
             }
             Value::Mapping(item)
         })
@@ -344,20 +349,19 @@ fn changeset_yaml(changes: &[Change]) -> String {
     serde_yaml::to_string(&root).expect("a mapping of strings serialises")
 }
 
-/// ipvsctl's type name, the service and the destination (`addr:port`) of a change.
-fn change_parts(change: &Change) -> (&'static str, ServiceKey, Option<String>) {
+/// The service and the destination a change concerns.
+fn change_objects(change: &Change) -> (Option<ServiceKey>, Option<DestKey>) {
     match change {
-        Change::AddService(s) => ("add-service", s.key, None),
-        Change::UpdateService { to, .. } => ("update-service", to.key, None),
-        Change::DelService { service, .. } => ("delete-service", service.key, None),
-        Change::AddDest { service, dest } => {
-            ("add-destination", *service, Some(dest.key().to_string()))
+        Change::AddService(s)
+        | Change::UpdateService { to: s, .. }
+        | Change::DelService { service: s, .. } => (Some(s.key), None),
+        Change::AddDest { service, dest }
+        | Change::UpdateDest {
+            service, to: dest, ..
         }
-        Change::UpdateDest { service, to, .. } => {
-            ("update-destination", *service, Some(to.key().to_string()))
-        }
-        Change::DelDest { service, dest } => {
-            ("delete-destination", *service, Some(dest.key().to_string()))
+        | Change::DelDest { service, dest } => (Some(*service), Some(dest.key())),
+        Change::UpdateTimeouts { .. } | Change::StartDaemon(_) | Change::StopDaemon(_) => {
+            (None, None)
         }
     }
 }

@@ -6,7 +6,7 @@ use std::ffi::{c_char, c_int, c_uint, CStr, CString};
 
 use super::handle::{ipvsrs_handle, lock};
 use super::libipvs::default_handle;
-use super::libipvs::types::{ipvs_dest_t, ipvs_service_t};
+use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, pointer, CError};
 use crate::client::Handle;
 use crate::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
@@ -26,6 +26,9 @@ pub const IPVSRS_CHANGE_DEL_SERVICE: c_int = 3;
 pub const IPVSRS_CHANGE_ADD_DEST: c_int = 4;
 pub const IPVSRS_CHANGE_UPDATE_DEST: c_int = 5;
 pub const IPVSRS_CHANGE_DEL_DEST: c_int = 6;
+pub const IPVSRS_CHANGE_UPDATE_TIMEOUTS: c_int = 7;
+pub const IPVSRS_CHANGE_START_DAEMON: c_int = 8;
+pub const IPVSRS_CHANGE_STOP_DAEMON: c_int = 9;
 
 /// Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults
 /// (all flags off, every action allowed, the whole table owned).
@@ -33,8 +36,9 @@ pub const IPVSRS_CHANGE_DEL_DEST: c_int = 6;
 pub struct ipvsrs_apply_options {
     /// `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_DRY_RUN`, `IPVSRS_APPLY_KEEP_WEIGHTS`, or-ed.
     pub flags: c_uint,
-    /// ipvsctl's allowed actions, e.g. "as,us,ad,ud" (add/update/delete service/dest);
-    /// NULL or "*" for all. A changeset needing another action is refused whole.
+    /// The allowed actions, e.g. "as,us,ad,ud": ipvsctl's as, us, ds, ad, ud, dd
+    /// (add/update/delete service/destination), ut (update timeouts), ay, dy (add/delete a
+    /// sync daemon); NULL or "*" for all. A changeset needing another is refused whole.
     pub allowed_actions: *const c_char,
     /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100"; others are
     /// left alone. NULL or "" for the whole table.
@@ -46,11 +50,16 @@ pub struct ipvsrs_apply_options {
 pub struct ipvsrs_change {
     /// `IPVSRS_CHANGE_*`.
     pub kind: c_int,
-    /// The service (its new settings for an update).
+    /// The service (its new settings for an update); zeroed for timeouts and daemons.
     pub service: ipvs_service_t,
     /// The destination for destination changes (its new settings for an update); zeroed
     /// otherwise.
     pub dest: ipvs_dest_t,
+    /// The new timeouts for `IPVSRS_CHANGE_UPDATE_TIMEOUTS`; zeroed otherwise.
+    pub timeout: ipvs_timeout_t,
+    /// The daemon started or stopped for `IPVSRS_CHANGE_START_DAEMON` and
+    /// `IPVSRS_CHANGE_STOP_DAEMON`; zeroed otherwise.
+    pub daemon: ipvs_daemon_t,
     /// One line, e.g. "update destination 10.1.0.3:80 of tcp://10.0.0.2:80 (weight 3 -> 30)".
     pub description: *const c_char,
     /// 0 if applied, an errno if this step failed, -1 if not run (a dry run, or refused).
@@ -150,6 +159,9 @@ fn kind(change: &Change) -> c_int {
         Action::AddDest => IPVSRS_CHANGE_ADD_DEST,
         Action::UpdateDest => IPVSRS_CHANGE_UPDATE_DEST,
         Action::DelDest => IPVSRS_CHANGE_DEL_DEST,
+        Action::UpdateTimeouts => IPVSRS_CHANGE_UPDATE_TIMEOUTS,
+        Action::StartDaemon => IPVSRS_CHANGE_START_DAEMON,
+        Action::StopDaemon => IPVSRS_CHANGE_STOP_DAEMON,
     }
 }
 
@@ -174,29 +186,34 @@ fn changeset(
         .iter()
         .zip(&descriptions)
         .map(|((change, result), description)| {
-            let (service, dest) = match change {
+            // SAFETY: the all-zero value of these plain C structs is a valid one.
+            let mut item = ipvsrs_change {
+                kind: kind(change),
+                service: unsafe { std::mem::zeroed() },
+                dest: unsafe { std::mem::zeroed() },
+                timeout: unsafe { std::mem::zeroed() },
+                daemon: unsafe { std::mem::zeroed() },
+                description: description.as_ptr(),
+                result: *result,
+            };
+            match change {
                 Change::AddService(s)
                 | Change::UpdateService { to: s, .. }
-                | Change::DelService { service: s, .. } => (ipvs_service_t::from(s), None),
+                | Change::DelService { service: s, .. } => item.service = s.into(),
                 Change::AddDest { service, dest }
                 | Change::UpdateDest {
                     service, to: dest, ..
                 }
-                | Change::DelDest { service, dest } => (
-                    service_of(*service).unwrap_or_else(|| {
+                | Change::DelDest { service, dest } => {
+                    item.service = service_of(*service).unwrap_or_else(|| {
                         ipvs_service_t::from(&crate::model::Service::new(*service, ""))
-                    }),
-                    Some(ipvs_dest_t::from(dest)),
-                ),
-            };
-            ipvsrs_change {
-                kind: kind(change),
-                service,
-                // SAFETY: an all-zero ipvs_dest_t is a valid value.
-                dest: dest.unwrap_or_else(|| unsafe { std::mem::zeroed() }),
-                description: description.as_ptr(),
-                result: *result,
+                    });
+                    item.dest = dest.into();
+                }
+                Change::UpdateTimeouts { to, .. } => item.timeout = to.into(),
+                Change::StartDaemon(d) | Change::StopDaemon(d) => item.daemon = d.into(),
             }
+            item
         })
         .collect();
     ipvsrs_changeset {

@@ -137,14 +137,22 @@ impl Handle {
                 )));
             }
         } else {
-            let family = self.family;
-            let outcomes = self.socket.batch(
-                todo.len(),
-                |k| requests[todo[k]].to_string(),
-                |k, buf, seq| requests[todo[k]].encode(buf, family, seq),
-            );
-            for (k, outcome) in outcomes.into_iter().enumerate() {
-                results[todo[k]] = Some(outcome);
+            // A daemon stop may go unanswered (see `stop_daemon`), so it is not batched.
+            for run in todo.chunk_by(|_, &i| !matches!(requests[i], Request::DelDaemon(_))) {
+                let mut batched = run;
+                if let Request::DelDaemon(role) = requests[run[0]] {
+                    results[run[0]] = Some(self.stop_daemon(role));
+                    batched = &run[1..];
+                }
+                let family = self.family;
+                let outcomes = self.socket.batch(
+                    batched.len(),
+                    |k| requests[batched[k]].to_string(),
+                    |k, buf, seq| requests[batched[k]].encode(buf, family, seq),
+                );
+                for (k, outcome) in outcomes.into_iter().enumerate() {
+                    results[batched[k]] = Some(outcome);
+                }
             }
         }
         results

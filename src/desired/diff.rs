@@ -8,20 +8,25 @@ use std::net::IpAddr;
 
 use super::{DesiredTable, DestState};
 use crate::client::{Error, Handle, Result};
-use crate::model::{DestEntry, DestKey, Destination, Family, Forward, Service, ServiceKey};
+use crate::model::{
+    Daemon, DestEntry, DestKey, Destination, Family, Forward, Service, ServiceKey, Timeouts,
+};
 use crate::wire::Request;
 
-/// The kernel's table: each service with its destinations, as listed.
+/// The kernel's table: each service with its destinations, as listed, the connection
+/// timeouts and the running sync daemons.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct KernelTable {
     pub services: Vec<(Service, Vec<DestEntry>)>,
+    pub timeouts: Timeouts,
+    pub daemons: Vec<Daemon>,
 }
 
 /// How many service dumps `KernelTable::read` takes at most.
 const MAX_DUMPS: usize = 8;
 
 impl KernelTable {
-    /// Reads every service and its destinations.
+    /// Reads every service and its destinations, the timeouts and the sync daemons.
     ///
     /// The kernel resumes a service dump by a position that counts the services of every
     /// namespace, so while any namespace changes its table a dump can skip some of ours
@@ -44,7 +49,11 @@ impl KernelTable {
                     let dests = handle.dests(&entry.service.key)?;
                     services.push((entry.service, dests));
                 }
-                return Ok(KernelTable { services });
+                return Ok(KernelTable {
+                    services,
+                    timeouts: handle.timeouts()?,
+                    daemons: handle.daemons()?,
+                });
             }
         }
         Err(Error::Malformed {
@@ -144,9 +153,18 @@ pub enum Change {
         service: ServiceKey,
         dest: Destination,
     },
+    /// `to` holds every timeout (the model's, the kernel's where the model has none).
+    UpdateTimeouts {
+        from: Timeouts,
+        to: Timeouts,
+    },
+    StartDaemon(Daemon),
+    /// Carries the running daemon's settings, to start it again on a rollback.
+    StopDaemon(Daemon),
 }
 
-/// The six kinds of change, named as ipvsctl's `--allowed-actions` names them.
+/// The kinds of change: ipvsctl's six, named as its `--allowed-actions` names them, and
+/// the global settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
     AddService,
@@ -155,19 +173,27 @@ pub enum Action {
     AddDest,
     UpdateDest,
     DelDest,
+    UpdateTimeouts,
+    StartDaemon,
+    StopDaemon,
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
+    pub const ALL: [Action; 9] = [
         Action::AddService,
         Action::UpdateService,
         Action::DelService,
         Action::AddDest,
         Action::UpdateDest,
         Action::DelDest,
+        Action::UpdateTimeouts,
+        Action::StartDaemon,
+        Action::StopDaemon,
     ];
 
-    /// ipvsctl's short name: `as`, `us`, `ds`, `ad`, `ud`, `dd`.
+    /// The short name: ipvsctl's `as`, `us`, `ds`, `ad`, `ud`, `dd` (add, update, delete
+    /// a service or destination), and `ut` (update timeouts), `ay`, `dy` (add, delete a
+    /// sync daemon).
     pub fn code(self) -> &'static str {
         match self {
             Action::AddService => "as",
@@ -176,6 +202,24 @@ impl Action {
             Action::AddDest => "ad",
             Action::UpdateDest => "ud",
             Action::DelDest => "dd",
+            Action::UpdateTimeouts => "ut",
+            Action::StartDaemon => "ay",
+            Action::StopDaemon => "dy",
+        }
+    }
+
+    /// The long name, as ipvsctl's changesets name their items' types.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::AddService => "add-service",
+            Action::UpdateService => "update-service",
+            Action::DelService => "delete-service",
+            Action::AddDest => "add-destination",
+            Action::UpdateDest => "update-destination",
+            Action::DelDest => "delete-destination",
+            Action::UpdateTimeouts => "update-timeouts",
+            Action::StartDaemon => "start-daemon",
+            Action::StopDaemon => "stop-daemon",
         }
     }
 }
@@ -189,6 +233,9 @@ impl Change {
             Change::AddDest { .. } => Action::AddDest,
             Change::UpdateDest { .. } => Action::UpdateDest,
             Change::DelDest { .. } => Action::DelDest,
+            Change::UpdateTimeouts { .. } => Action::UpdateTimeouts,
+            Change::StartDaemon(_) => Action::StartDaemon,
+            Change::StopDaemon(_) => Action::StopDaemon,
         }
     }
 
@@ -204,6 +251,9 @@ impl Change {
             Change::AddDest { service, dest } => Request::NewDest(service, dest),
             Change::UpdateDest { service, to, .. } => Request::SetDest(service, to),
             Change::DelDest { service, dest } => Request::DelDest(service, dest.key()),
+            Change::UpdateTimeouts { to, .. } => Request::SetTimeouts(to),
+            Change::StartDaemon(d) => Request::NewDaemon(d),
+            Change::StopDaemon(d) => Request::DelDaemon(d.role),
         }
     }
 
@@ -229,6 +279,9 @@ impl Change {
             Change::AddDest { service, dest } => vec![Request::DelDest(service, dest.key())],
             Change::UpdateDest { service, from, .. } => vec![Request::SetDest(service, from)],
             Change::DelDest { service, dest } => vec![Request::NewDest(service, dest)],
+            Change::UpdateTimeouts { from, .. } => vec![Request::SetTimeouts(from)],
+            Change::StartDaemon(d) => vec![Request::DelDaemon(d.role)],
+            Change::StopDaemon(d) => vec![Request::NewDaemon(d)],
         }
     }
 }
@@ -271,6 +324,15 @@ impl fmt::Display for Change {
             Change::DelDest { service, dest } => {
                 write!(f, "delete destination {} from {service}", dest.key())
             }
+            Change::UpdateTimeouts { from, to } => {
+                write!(
+                    f,
+                    "update timeouts ({})",
+                    timeout_changes(from, to).join(", ")
+                )
+            }
+            Change::StartDaemon(d) => write!(f, "start {}", daemon_text(d)),
+            Change::StopDaemon(d) => write!(f, "stop {}", daemon_text(d)),
         }
     }
 }
@@ -333,6 +395,41 @@ fn dest_changes(from: &Destination, to: &Destination) -> Vec<String> {
     out
 }
 
+fn timeout_changes(from: &Timeouts, to: &Timeouts) -> Vec<String> {
+    [
+        ("tcp", from.tcp, to.tcp),
+        ("tcpfin", from.tcp_fin, to.tcp_fin),
+        ("udp", from.udp, to.udp),
+    ]
+    .into_iter()
+    .filter(|(_, a, b)| a != b)
+    .map(|(name, a, b)| format!("{name} {a} -> {b}"))
+    .collect()
+}
+
+/// "master sync daemon on eth0 (syncid 1)", with the settings the daemon gives.
+fn daemon_text(d: &Daemon) -> String {
+    let mut settings = vec![format!("syncid {}", d.sync_id)];
+    if d.sync_maxlen != 0 {
+        settings.push(format!("maxlen {}", d.sync_maxlen));
+    }
+    if let Some(group) = d.mcast_group {
+        settings.push(format!("group {group}"));
+    }
+    if d.mcast_port != 0 {
+        settings.push(format!("port {}", d.mcast_port));
+    }
+    if d.mcast_ttl != 0 {
+        settings.push(format!("ttl {}", d.mcast_ttl));
+    }
+    format!(
+        "{} sync daemon on {} ({})",
+        d.role,
+        d.ifname,
+        settings.join(", ")
+    )
+}
+
 /// The destination as the kernel should hold it: weight 0 unless active; tunnel settings
 /// only matter for tunnel forwarding.
 fn effective(dest: &Destination, state: DestState) -> Destination {
@@ -365,10 +462,61 @@ fn same_settings(a: &Service, b: &Service) -> bool {
         && a.pe_name == b.pe_name
 }
 
+/// Whether a running daemon is the one the model asks for; a setting the model leaves
+/// unset (0) takes the kernel's default, so any value matches it.
+fn daemon_matches(want: &Daemon, have: &Daemon) -> bool {
+    let unset_or_equal = |w: u64, h: u64| w == 0 || w == h;
+    want.role == have.role
+        && want.ifname == have.ifname
+        && want.sync_id == have.sync_id
+        && unset_or_equal(want.sync_maxlen.into(), have.sync_maxlen.into())
+        && (want.mcast_group.is_none() || want.mcast_group == have.mcast_group)
+        && unset_or_equal(want.mcast_port.into(), have.mcast_port.into())
+        && unset_or_equal(want.mcast_ttl.into(), have.mcast_ttl.into())
+}
+
+/// The timeouts and daemon changes, after the services': a timeout the model leaves at
+/// 0 is kept; a daemon with other settings is stopped and started again (the kernel
+/// cannot change a running one).
+fn diff_globals(desired: &DesiredTable, current: &KernelTable, changes: &mut Vec<Change>) {
+    if let Some(want) = desired.timeouts {
+        let pick = |w: u32, h: u32| if w == 0 { h } else { w };
+        let have = current.timeouts;
+        let to = Timeouts {
+            tcp: pick(want.tcp, have.tcp),
+            tcp_fin: pick(want.tcp_fin, have.tcp_fin),
+            udp: pick(want.udp, have.udp),
+        };
+        if to != have {
+            changes.push(Change::UpdateTimeouts { from: have, to });
+        }
+    }
+    let Some(wanted) = &desired.daemons else {
+        return;
+    };
+    let mut starts = Vec::new();
+    for have in &current.daemons {
+        match wanted.iter().find(|w| w.role == have.role) {
+            Some(want) if daemon_matches(want, have) => {}
+            want => {
+                changes.push(Change::StopDaemon(have.clone()));
+                starts.extend(want.cloned().map(Change::StartDaemon));
+            }
+        }
+    }
+    for want in wanted {
+        if !current.daemons.iter().any(|h| h.role == want.role) {
+            starts.push(Change::StartDaemon(want.clone()));
+        }
+    }
+    changes.extend(starts);
+}
+
 /// The changes that turn `current` into `desired`, in a fixed order: deletions of services
 /// the model owns but does not list (in the kernel's order), then for each service of the
 /// model, in its order: add it with its destinations, or update it and delete, update and
-/// add destinations. Linear in the size of both tables.
+/// add destinations; then the timeouts, daemon stops and daemon starts. Linear in the size
+/// of both tables.
 pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions) -> Vec<Change> {
     let wanted: HashSet<ServiceKey> = desired.services.iter().map(|s| s.service.key).collect();
     let kernel: HashMap<ServiceKey, &(Service, Vec<DestEntry>)> = current
@@ -406,6 +554,7 @@ pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions
         }
         diff_dests(key, &want.dests, have_dests, options, &mut changes);
     }
+    diff_globals(desired, current, &mut changes);
     changes
 }
 
@@ -592,7 +741,8 @@ impl std::str::FromStr for ScopeRule {
 }
 
 impl Action {
-    /// ipvsctl's `--allowed-actions`: a comma list of `as,us,ds,ad,ud,dd`, or `*` for all.
+    /// ipvsctl's `--allowed-actions`: a comma list of `as,us,ds,ad,ud,dd` (and `ut`, `ay`,
+    /// `dy`), each also by its long name (`add-service`), or `*` for all.
     pub fn parse_list(text: &str) -> std::result::Result<Vec<Action>, String> {
         if text.trim() == "*" {
             return Ok(Action::ALL.to_vec());
@@ -602,9 +752,12 @@ impl Action {
                 let code = code.trim();
                 Action::ALL
                     .into_iter()
-                    .find(|a| a.code() == code)
+                    .find(|a| a.code() == code || a.name() == code)
                     .ok_or_else(|| {
-                        format!("{code:?} is not an action (as, us, ds, ad, ud, dd, or * for all)")
+                        format!(
+                            "{code:?} is not an action (as, us, ds, ad, ud, dd, ut, ay, dy, \
+                             or * for all)"
+                        )
                     })
             })
             .collect()

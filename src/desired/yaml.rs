@@ -808,18 +808,18 @@ impl Checker<'_> {
         }
     }
 
+    /// Any IPv4 mask, as the kernel and ipvsadm take it: persistence groups the clients
+    /// whose addresses agree in its one bits, contiguous or not.
     fn ipv4_netmask(&mut self, node: &Node) -> Option<u32> {
         let text = self.text(node, "netmask")?;
         let mask = text.parse::<Ipv4Addr>().ok().map(u32::from);
-        // A netmask is ones then zeros: its complement plus one is a power of two.
-        let contiguous = mask.filter(|m| (!m).wrapping_add(1).is_power_of_two() || *m == 0);
-        if contiguous.is_none() {
+        if mask.is_none() {
             self.fail(
                 &node.path,
                 format!("netmask \"{text}\" is not an IPv4 netmask like 255.255.255.0"),
             );
         }
-        contiguous
+        mask
     }
 
     fn destinations(

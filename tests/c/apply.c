@@ -1,6 +1,6 @@
 /* Desired state from C: ipvs_apply_yaml and ipvsrs_diff_yaml against a real kernel, in a
  * fresh network namespace: dry run, apply, idempotence, invalid models, refused actions,
- * rollback, ownership scope. */
+ * rollback, ownership scope, timeouts. */
 #include <stdlib.h>
 #include "libipvs.h"
 #include "check.h"
@@ -123,6 +123,24 @@ static void scope_leaves_foreign_services(ipvsrs_handle *h)
     CHECK_FAILS_WITH(ipvs_apply_yaml(h, "{}", &bad_scope, NULL), EINVAL);
 }
 
+static void timeouts_item(ipvsrs_handle *h)
+{
+    ipvsrs_changeset *cs = NULL;
+    CHECK(ipvs_apply_yaml(h, "timeouts: { udp: 77 }\nservices: []\n", NULL, &cs) == 0);
+    /* The foreign service went with the whole table owned; then the timeouts. */
+    CHECK(cs != NULL && ipvsrs_changeset_count(cs) == 2);
+    const ipvsrs_change *c = ipvsrs_changeset_next(cs);
+    CHECK(c != NULL && c->kind == IPVSRS_CHANGE_DEL_SERVICE);
+    c = ipvsrs_changeset_next(cs);
+    CHECK(c != NULL && c->kind == IPVSRS_CHANGE_UPDATE_TIMEOUTS && c->result == 0);
+    CHECK(c != NULL && c->timeout.udp_timeout == 77 && c->timeout.tcp_timeout == 900);
+    CHECK(c != NULL && c->service.af == 0 && c->daemon.state == 0);
+    CHECK_STR(c->description, "update timeouts (udp 300 -> 77)");
+    ipvsrs_changeset_free(cs);
+    ipvs_timeout_t t;
+    CHECK(ipvsrs_get_timeout(h, &t) == 0 && t.udp_timeout == 77 && t.tcp_fin_timeout == 120);
+}
+
 int main(void)
 {
     dry_run_then_apply();
@@ -131,6 +149,7 @@ int main(void)
     CHECK(h != NULL);
     refused_and_rolled_back(h);
     scope_leaves_foreign_services(h);
+    timeouts_item(h);
     ipvsrs_close(h);
     return check_summary();
 }

@@ -6,9 +6,7 @@ use std::net::IpAddr;
 use ipvsrs::model::{Daemon, DaemonRole, Destination, Forward, Service, ServiceKey};
 use ipvsrs::Handle;
 
-use crate::support::{assert_fails, Netns};
-
-const IFNAME: &str = "sync0";
+use crate::support::{assert_fails, netns_with_sync_interface, Netns, SYNC_IFNAME as IFNAME};
 
 /// The kernel's defaults (`IP_VS_SYNC_GROUP`, `IP_VS_SYNC_PORT`, TTL 1).
 const DEFAULT_GROUP: &str = "224.0.0.81";
@@ -17,18 +15,6 @@ const DEFAULT_TTL: u8 = 1;
 /// With no length given a master fills its messages up to 1500 bytes (a backup: up to the
 /// interface's MTU, at least 1500) less the IP and UDP headers.
 const DEFAULT_MAXLEN_V4: u16 = 1500 - 20 - 8;
-
-/// A namespace with an up dummy interface `sync0` that has an IPv4 and an IPv6 address.
-fn netns_with_sync_interface() -> (Netns, Handle) {
-    let ns = Netns::new();
-    ns.ip(&["link", "add", IFNAME, "type", "dummy"]);
-    // Dummies come without IFF_MULTICAST; a real sync interface has it.
-    ns.ip(&["link", "set", IFNAME, "multicast", "on", "up"]);
-    ns.ip(&["addr", "add", "192.168.77.1/24", "dev", IFNAME]);
-    ns.ip(&["addr", "add", "fd00:77::1/64", "dev", IFNAME, "nodad"]);
-    let h = ns.handle();
-    (ns, h)
-}
 
 fn group(s: &str) -> Option<IpAddr> {
     Some(s.parse().unwrap())

@@ -1,12 +1,15 @@
 //! Desired state against the kernel: diff, apply, idempotence, in-place edits, ownership
-//! scope, keep-weights, allowed actions, and rollback of a failure at every position.
+//! scope, keep-weights, allowed actions, timeouts and sync daemons, and rollback of a
+//! failure at every position.
 
 use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
-use ipvsrs::model::{Destination, Forward, Service, ServiceFlags, ServiceKey};
+use ipvsrs::model::{
+    Daemon, DaemonRole, Destination, Forward, Service, ServiceFlags, ServiceKey, Timeouts,
+};
 use ipvsrs::Handle;
 
-use crate::support::{assert_saved, ip, Netns};
+use crate::support::{assert_saved, ip, netns_with_sync_interface, Netns, SYNC_IFNAME};
 
 fn tcp(addr: &str) -> ServiceKey {
     ServiceKey::tcp(ip(addr), 80)
@@ -75,10 +78,13 @@ fn pending(h: &mut Handle, model: &DesiredTable) -> Vec<Change> {
     )
 }
 
-/// The table without counters, services and destinations sorted: what a rollback restores.
-fn snapshot(h: &mut Handle) -> Vec<(Service, Vec<Destination>)> {
-    let mut table: Vec<_> = KernelTable::read(h)
-        .unwrap()
+/// Everything a rollback restores: services and destinations without counters, sorted;
+/// the timeouts; the daemons.
+type Snapshot = (Vec<(Service, Vec<Destination>)>, Timeouts, Vec<Daemon>);
+
+fn snapshot(h: &mut Handle) -> Snapshot {
+    let kernel = KernelTable::read(h).unwrap();
+    let mut table: Vec<_> = kernel
         .services
         .into_iter()
         .map(|(s, d)| {
@@ -94,7 +100,7 @@ fn snapshot(h: &mut Handle) -> Vec<(Service, Vec<Destination>)> {
         })
         .collect();
     table.sort_by_key(|(s, _)| s.key);
-    table
+    (table, kernel.timeouts, kernel.daemons)
 }
 
 #[test]
@@ -247,13 +253,14 @@ fn a_changeset_with_a_disallowed_action_changes_nothing() {
 }
 
 /// A changeset with every kind of change; a step that the kernel refuses (a multicast
-/// destination: EINVAL) is put at each position in turn, and each time the table must end
-/// exactly as it began.
+/// destination: EINVAL) is put at each position in turn, and each time the table, the
+/// timeouts and the daemons must end exactly as they began.
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn a_failure_at_any_step_rolls_everything_back() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
+    let (ns, mut h) = netns_with_sync_interface();
+    h.start_daemon(&Daemon::new(DaemonRole::Backup, SYNC_IFNAME, 3))
+        .unwrap();
     converge(&mut h, &base_model(), &DiffOptions::default());
     ns.ipvsadm(&["-A", "-t", "10.0.0.3:80", "-s", "rr"]);
     ns.ipvsadm(&["-a", "-t", "10.0.0.3:80", "-r", "10.1.0.9:80", "-g"]);
@@ -269,11 +276,17 @@ fn a_failure_at_any_step_rolls_everything_back() {
         "sh",
         vec![dest("10.1.0.5", 5, DestState::Active)],
     )); // as, ad
+    model.timeouts = Some(Timeouts {
+        tcp: 600,
+        ..Default::default()
+    }); // ut
+    model.daemons = Some(vec![Daemon::new(DaemonRole::Master, SYNC_IFNAME, 5)]); // ay, dy
     let changes = pending(&mut h, &model);
     let kinds: Vec<Action> = changes.iter().map(Change::action).collect();
     for action in Action::ALL {
         assert!(kinds.contains(&action), "{action:?} missing from {kinds:?}"); // ds: 10.0.0.3
     }
+    assert_eq!(kinds.len(), 10, "{changes:?}");
     let before = snapshot(&mut h);
     let poison = Change::AddDest {
         service: tcp("10.0.0.1"),
@@ -300,6 +313,92 @@ fn a_failure_at_any_step_rolls_everything_back() {
     // And without the poison, the whole changeset applies.
     assert!(apply(&mut h, changes, &Action::ALL).unwrap().succeeded());
     assert_eq!(pending(&mut h, &model), []);
+    assert_eq!(
+        ns.ipvsadm(&["-L", "--timeout"]),
+        "Timeout (tcp tcpfin udp): 600 120 300\n"
+    );
+    let daemons = ns.ipvsadm(&["-L", "--daemon"]);
+    assert!(
+        daemons.starts_with("master sync daemon (mcast=sync0, syncid=5,")
+            && daemons.lines().count() == 1,
+        "{daemons}"
+    );
+}
+
+/// Timeouts the model sets change and the others stay; daemons start, restart with new
+/// settings and stop as the model says, and a model without `daemons` leaves them alone.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn timeouts_and_daemons_follow_the_model() {
+    let (ns, mut h) = netns_with_sync_interface();
+    let mut model = DesiredTable {
+        timeouts: Some(Timeouts {
+            tcp: 700,
+            tcp_fin: 0,
+            udp: 50,
+        }),
+        daemons: Some(vec![Daemon::new(DaemonRole::Master, SYNC_IFNAME, 1)]),
+        ..Default::default()
+    };
+    let changes = converge(&mut h, &model, &DiffOptions::default());
+    let actions: Vec<Action> = changes.iter().map(Change::action).collect();
+    assert_eq!(actions, [Action::UpdateTimeouts, Action::StartDaemon]);
+    assert_eq!(
+        changes[0].to_string(),
+        "update timeouts (tcp 900 -> 700, udp 300 -> 50)"
+    );
+    assert_eq!(
+        ns.ipvsadm(&["-L", "--timeout"]),
+        "Timeout (tcp tcpfin udp): 700 120 50\n"
+    );
+    assert_eq!(pending(&mut h, &model), []);
+
+    // A new sync id: the kernel cannot change a running daemon, so stop and start.
+    let mut backup = Daemon::new(DaemonRole::Backup, SYNC_IFNAME, 9);
+    backup.mcast_port = 9009;
+    model.daemons = Some(vec![
+        Daemon::new(DaemonRole::Master, SYNC_IFNAME, 2),
+        backup,
+    ]);
+    let changes = converge(&mut h, &model, &DiffOptions::default());
+    let texts: Vec<String> = changes.iter().map(Change::to_string).collect();
+    assert_eq!(texts.len(), 3, "{texts:?}");
+    assert!(texts[0].starts_with("stop master sync daemon on sync0 (syncid 1, maxlen 1472, group 224.0.0.81, port 8848, ttl 1)"), "{texts:?}");
+    assert_eq!(texts[1], "start master sync daemon on sync0 (syncid 2)");
+    assert_eq!(
+        texts[2],
+        "start backup sync daemon on sync0 (syncid 9, port 9009)"
+    );
+    let listed = ns.ipvsadm(&["-L", "--daemon"]);
+    assert!(
+        listed.contains("master sync daemon (mcast=sync0, syncid=2,"),
+        "{listed}"
+    );
+    assert!(
+        listed.contains("backup sync daemon (mcast=sync0, syncid=9,")
+            && listed.contains("port=9009"),
+        "{listed}"
+    );
+    assert_eq!(pending(&mut h, &model), []);
+
+    // No `daemons` section: they stay. An empty one: they go.
+    model.daemons = None;
+    assert_eq!(pending(&mut h, &model), []);
+    model.daemons = Some(Vec::new());
+    let changes = converge(&mut h, &model, &DiffOptions::default());
+    assert_eq!(
+        changes.iter().map(Change::action).collect::<Vec<_>>(),
+        [Action::StopDaemon; 2]
+    );
+    assert_eq!(ns.ipvsadm(&["-L", "--daemon"]), "");
+    assert_eq!(
+        h.timeouts().unwrap(),
+        Timeouts {
+            tcp: 700,
+            tcp_fin: 120,
+            udp: 50
+        }
+    );
 }
 
 /// 10,000 services x 10 destinations: against an empty table the changeset has one write

@@ -15,6 +15,22 @@ use ipvsrs::{Error, Handle, Result};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// The dummy interface of [`netns_with_sync_interface`].
+pub const SYNC_IFNAME: &str = "sync0";
+
+/// A namespace with an up dummy interface `sync0` that has an IPv4 and an IPv6 address,
+/// for sync daemons.
+pub fn netns_with_sync_interface() -> (Netns, Handle) {
+    let ns = Netns::new();
+    ns.ip(&["link", "add", SYNC_IFNAME, "type", "dummy"]);
+    // Dummies come without IFF_MULTICAST; a real sync interface has it.
+    ns.ip(&["link", "set", SYNC_IFNAME, "multicast", "on", "up"]);
+    ns.ip(&["addr", "add", "192.168.77.1/24", "dev", SYNC_IFNAME]);
+    ns.ip(&["addr", "add", "fd00:77::1/64", "dev", SYNC_IFNAME, "nodad"]);
+    let h = ns.handle();
+    (ns, h)
+}
+
 pub struct Netns {
     pub name: String,
 }

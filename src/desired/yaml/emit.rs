@@ -6,17 +6,25 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{CHECKSUMS, FLAGS, FORWARDS, TUNNEL_TYPES};
 use crate::desired::diff::KernelTable;
-use crate::model::{DestEntry, Destination, Forward, Service, ServiceFlags};
+use crate::model::{Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts};
 
-/// The table as model YAML, services and destinations sorted by address. Connection
-/// timeouts and sync daemons are not part of a [`KernelTable`] and are left out.
+/// The table as model YAML: the timeouts (unless all are 0), the running sync daemons
+/// (none: no `daemons` section, so the model leaves daemons alone), then the services and
+/// their destinations, sorted by address.
 pub fn to_yaml(table: &KernelTable) -> String {
+    let mut out = String::new();
+    write_timeouts(&mut out, &table.timeouts);
+    if !table.daemons.is_empty() {
+        out.push_str("daemons:\n");
+        table.daemons.iter().for_each(|d| write_daemon(&mut out, d));
+    }
     let mut services: Vec<&(Service, Vec<DestEntry>)> = table.services.iter().collect();
     services.sort_by_key(|(service, _)| service.key);
     if services.is_empty() {
-        return "services: []\n".to_owned();
+        out.push_str("services: []\n");
+        return out;
     }
-    let mut out = String::from("services:\n");
+    out.push_str("services:\n");
     for (service, dests) in services {
         write_service(&mut out, service);
         let mut dests: Vec<&Destination> = dests.iter().map(|d| &d.dest).collect();
@@ -29,6 +37,37 @@ pub fn to_yaml(table: &KernelTable) -> String {
         }
     }
     out
+}
+
+fn write_timeouts(out: &mut String, t: &Timeouts) {
+    if *t != Timeouts::default() {
+        let _ = writeln!(
+            out,
+            "timeouts: {{ tcp: {}, tcpfin: {}, udp: {} }}",
+            t.tcp, t.tcp_fin, t.udp
+        );
+    }
+}
+
+fn write_daemon(out: &mut String, d: &Daemon) {
+    let mut fields = vec![
+        format!("role: {}", d.role),
+        format!("interface: \"{}\"", d.ifname),
+        format!("syncid: {}", d.sync_id),
+    ];
+    if d.sync_maxlen != 0 {
+        fields.push(format!("maxlen: {}", d.sync_maxlen));
+    }
+    if let Some(group) = d.mcast_group {
+        fields.push(format!("group: \"{group}\""));
+    }
+    if d.mcast_port != 0 {
+        fields.push(format!("port: {}", d.mcast_port));
+    }
+    if d.mcast_ttl != 0 {
+        fields.push(format!("ttl: {}", d.mcast_ttl));
+    }
+    let _ = writeln!(out, "  - {{ {} }}", fields.join(", "));
 }
 
 /// The model's name for `value` in one of the parser's tables.
