@@ -369,7 +369,7 @@ fn parameters_from_a_file_on_disk() {
 fn missing_parameter_is_an_error_at_its_address() {
     assert_eq!(
         errors("services:\n  - address: tcp://${env.NOPE}:80\n"),
-        vec!["2:14 address \"tcp://${env.NOPE}:80\": parameter ${env.NOPE} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files)"]
+        vec!["2:14 address \"tcp://${env.NOPE}:80\": parameter ${env.NOPE} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files and URLs)"]
     );
 }
 

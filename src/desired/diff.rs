@@ -6,10 +6,12 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
+use super::yaml::emit::{flag_names, forward_name, netmask_text, tunnel_fields};
 use super::{DesiredTable, DestState};
 use crate::client::{Error, Handle, Result};
 use crate::model::{
-    Daemon, DestEntry, DestKey, Destination, Family, Forward, Service, ServiceKey, Timeouts,
+    Daemon, DestEntry, DestKey, Destination, Family, Forward, Service, ServiceFlags, ServiceKey,
+    Timeouts,
 };
 use crate::wire::Request;
 
@@ -299,14 +301,11 @@ impl fmt::Display for Change {
                     service_changes(from, to).join(", ")
                 )
             }
-            Change::DelService { service, dests } => {
-                write!(
-                    f,
-                    "delete service {} and its {} destinations",
-                    service.key,
-                    dests.len()
-                )
-            }
+            Change::DelService { service, dests } => match dests.len() {
+                0 => write!(f, "delete service {}", service.key),
+                1 => write!(f, "delete service {} and its destination", service.key),
+                n => write!(f, "delete service {} and its {n} destinations", service.key),
+            },
             Change::AddDest { service, dest } => {
                 write!(
                     f,
@@ -337,74 +336,65 @@ impl fmt::Display for Change {
     }
 }
 
+/// "name a -> b" for each setting that differs, in the model's words.
+fn changed_fields<const N: usize>(fields: [(&str, String, String); N]) -> Vec<String> {
+    fields
+        .into_iter()
+        .filter(|(_, a, b)| a != b)
+        .map(|(name, a, b)| format!("{name} {a} -> {b}"))
+        .collect()
+}
+
 fn service_changes(from: &Service, to: &Service) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = |name: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{name} {a} -> {b}"));
+    let flags = |s: &Service| {
+        let mut names = flag_names(s);
+        if s.flags.contains(ServiceFlags::PERSISTENT) {
+            names.insert(0, "persistent");
         }
+        format!("[{}]", names.join(", "))
     };
-    field("scheduler", from.scheduler.clone(), to.scheduler.clone());
-    field(
-        "flags",
-        format!("{:#x}", from.flags.user().0),
-        format!("{:#x}", to.flags.user().0),
-    );
-    field("timeout", from.timeout.to_string(), to.timeout.to_string());
-    field(
-        "netmask",
-        format!("{:#x}", from.netmask),
-        format!("{:#x}", to.netmask),
-    );
-    field(
-        "engine",
-        format!("{:?}", from.pe_name),
-        format!("{:?}", to.pe_name),
-    );
-    out
+    let engine = |s: &Service| s.pe_name.clone().unwrap_or_else(|| "none".into());
+    changed_fields([
+        ("scheduler", from.scheduler.clone(), to.scheduler.clone()),
+        ("flags", flags(from), flags(to)),
+        ("timeout", from.timeout.to_string(), to.timeout.to_string()),
+        ("netmask", netmask_text(from), netmask_text(to)),
+        ("engine", engine(from), engine(to)),
+    ])
 }
 
 fn dest_changes(from: &Destination, to: &Destination) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut field = |name: &str, a: String, b: String| {
-        if a != b {
-            out.push(format!("{name} {a} -> {b}"));
-        }
+    let tunnel = |d: &Destination| match d.forward {
+        Forward::Tunnel => format!("{{ {} }}", tunnel_fields(&d.tunnel)),
+        _ => "none".into(),
     };
-    field(
-        "forward",
-        format!("{:?}", from.forward),
-        format!("{:?}", to.forward),
-    );
-    field("weight", from.weight.to_string(), to.weight.to_string());
-    field(
-        "upper threshold",
-        from.upper_threshold.to_string(),
-        to.upper_threshold.to_string(),
-    );
-    field(
-        "lower threshold",
-        from.lower_threshold.to_string(),
-        to.lower_threshold.to_string(),
-    );
-    field(
-        "tunnel",
-        format!("{:?}", from.tunnel),
-        format!("{:?}", to.tunnel),
-    );
-    out
+    changed_fields([
+        (
+            "forward",
+            forward_name(from.forward).into(),
+            forward_name(to.forward).into(),
+        ),
+        ("weight", from.weight.to_string(), to.weight.to_string()),
+        (
+            "upper threshold",
+            from.upper_threshold.to_string(),
+            to.upper_threshold.to_string(),
+        ),
+        (
+            "lower threshold",
+            from.lower_threshold.to_string(),
+            to.lower_threshold.to_string(),
+        ),
+        ("tunnel", tunnel(from), tunnel(to)),
+    ])
 }
 
 fn timeout_changes(from: &Timeouts, to: &Timeouts) -> Vec<String> {
-    [
-        ("tcp", from.tcp, to.tcp),
-        ("tcpfin", from.tcp_fin, to.tcp_fin),
-        ("udp", from.udp, to.udp),
-    ]
-    .into_iter()
-    .filter(|(_, a, b)| a != b)
-    .map(|(name, a, b)| format!("{name} {a} -> {b}"))
-    .collect()
+    changed_fields([
+        ("tcp", from.tcp.to_string(), to.tcp.to_string()),
+        ("tcpfin", from.tcp_fin.to_string(), to.tcp_fin.to_string()),
+        ("udp", from.udp.to_string(), to.udp.to_string()),
+    ])
 }
 
 /// "master sync daemon on eth0 (syncid 1)", with the settings the daemon gives.

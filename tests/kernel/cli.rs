@@ -1,8 +1,6 @@
 //! The `ipvsrs` binary against a real kernel, each test in a fresh namespace given by
 //! `--netns NAME`: apply, diff (text and ipvsctl's YAML), get, weight, allowed actions.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use crate::support::{assert_saved, settled, Netns};
@@ -35,59 +33,25 @@ const MODEL_SAVED: &[&str] = &[
     "-a -u 10.0.0.2:53 -r 10.1.0.3:53 -g -w 1",
 ];
 
-fn model_file(ns: &Netns, tag: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("{}-{tag}.yaml", ns.name));
-    std::fs::write(&path, content).unwrap();
-    path
-}
-
-/// `ipvsrs --netns NAME ARGS`.
-fn ipvsrs(ns: &Netns, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ipvsrs"))
-        .args(["--netns", &ns.name])
-        .args(args)
-        .output()
-        .expect("run ipvsrs")
-}
-
-/// Runs `ipvsrs`, asserts it exits with `code`, returns its stdout.
-fn expect(ns: &Netns, args: &[&str], code: i32) -> String {
-    let out = ipvsrs(ns, args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(code), "ipvsrs {args:?}: {stderr}");
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn apply_model(ns: &Netns, tag: &str, content: &str) -> String {
-    let path = model_file(ns, tag, content);
-    expect(ns, &["apply", "-f", path.to_str().unwrap()], 0)
-}
-
-fn diff_of(ns: &Netns, tag: &str, content: &str, format: &str) -> String {
-    let path = model_file(ns, tag, content);
-    let args = ["diff", "-f", path.to_str().unwrap(), "--format", format];
-    expect(ns, &args, 0)
-}
-
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn apply_builds_the_model_and_then_diff_is_empty() {
     let ns = Netns::new();
-    let printed = apply_model(&ns, "model", MODEL);
+    let printed = ns.apply_model("model", MODEL);
     // Two services and three destinations, each reported as done.
     assert_eq!(printed.lines().count(), 5, "{printed}");
     assert!(printed.lines().all(|l| l.starts_with("ok: ")), "{printed}");
     assert_saved(&ns, MODEL_SAVED);
-    assert_eq!(diff_of(&ns, "model", MODEL, "text"), "");
-    assert_eq!(diff_of(&ns, "model", MODEL, "yaml"), "{}\n");
-    assert_eq!(apply_model(&ns, "model", MODEL), "");
+    assert_eq!(ns.diff_of("model", MODEL, "text"), "");
+    assert_eq!(ns.diff_of("model", MODEL, "yaml"), "{}\n");
+    assert_eq!(ns.apply_model("model", MODEL), "");
 }
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn diff_in_ipvsctl_yaml_form() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
+    ns.apply_model("model", MODEL);
     // Weight 2 -> 5 for 10.1.0.2, the udp service gone, a new fwmark service.
     let changed = MODEL
         .replace("weight: 2", "weight: 5")
@@ -96,7 +60,7 @@ fn diff_in_ipvsctl_yaml_form() {
     let expected = "\
 items:
 - type: delete-service
-  description: delete service udp://10.0.0.2:53 and its 1 destinations
+  description: delete service udp://10.0.0.2:53 and its destination
   service: udp://10.0.0.2:53
 - type: update-destination
   description: update destination 10.1.0.2:8080 of tcp://10.0.0.1:80 (weight 2 -> 5)
@@ -110,8 +74,8 @@ items:
   service: fwmark:7
   destination: 10.1.0.3:0
 ";
-    assert_eq!(diff_of(&ns, "changed", &changed, "yaml"), expected);
-    let text = diff_of(&ns, "changed", &changed, "text");
+    assert_eq!(ns.diff_of("changed", &changed, "yaml"), expected);
+    let text = ns.diff_of("changed", &changed, "text");
     let descriptions: Vec<&str> = expected
         .lines()
         .filter_map(|l| l.strip_prefix("  description: "))
@@ -142,13 +106,13 @@ fn get_prints_a_model_that_applies_back_with_no_change() {
         ns.ipvsadm(&command.split(' ').collect::<Vec<_>>());
     }
     let before = settled(|| ns.ipvsadm(&["-Sn"]));
-    let got = expect(&ns, &["get"], 0);
-    assert_eq!(diff_of(&ns, "got", &got, "text"), "", "model:\n{got}");
-    assert_eq!(apply_model(&ns, "got", &got), "");
+    let got = ns.ipvsrs_exits(&["get"], 0);
+    assert_eq!(ns.diff_of("got", &got, "text"), "", "model:\n{got}");
+    assert_eq!(ns.apply_model("got", &got), "");
     assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), before);
     // Applied to an empty table, the model rebuilds the same table.
     let other = Netns::new();
-    apply_model(&other, "got", &got);
+    other.apply_model("got", &got);
     assert_eq!(settled(|| other.ipvsadm(&["-Sn"])), before);
 }
 
@@ -159,7 +123,7 @@ fn set_weight(ns: &Netns, extra: &[&str]) {
         "--destination=10.1.0.1:8080",
     ];
     args.extend(extra);
-    assert_eq!(expect(ns, &args, 0), "");
+    assert_eq!(ns.ipvsrs_exits(&args, 0), "");
 }
 
 /// `MODEL_SAVED` with the first destination at `weight`.
@@ -173,11 +137,11 @@ fn saved_with_weight(weight: &str) -> Vec<String> {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn weight_sets_one_destination_and_keeps_its_other_settings() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
+    ns.apply_model("model", MODEL);
     set_weight(&ns, &["7"]);
     assert_saved(&ns, &saved_with_weight("7"));
     // The thresholds are kept: the model differs from the kernel by the weight only.
-    let diff = diff_of(&ns, "model", MODEL, "text");
+    let diff = ns.diff_of("model", MODEL, "text");
     assert_eq!(
         diff,
         "update destination 10.1.0.1:8080 of tcp://10.0.0.1:80 (weight 7 -> 3)\n"
@@ -197,16 +161,13 @@ fn weight_sets_one_destination_and_keeps_its_other_settings() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn weight_of_an_unknown_destination_fails() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
-    let out = ipvsrs(
-        &ns,
-        &[
-            "weight",
-            "5",
-            "--service=tcp://10.0.0.1:80",
-            "--destination=10.9.9.9:80",
-        ],
-    );
+    ns.apply_model("model", MODEL);
+    let out = ns.ipvsrs(&[
+        "weight",
+        "5",
+        "--service=tcp://10.0.0.1:80",
+        "--destination=10.9.9.9:80",
+    ]);
     assert_eq!(out.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&out.stderr).contains("10.9.9.9:80"));
     assert_saved(&ns, MODEL_SAVED);
@@ -216,13 +177,13 @@ fn weight_of_an_unknown_destination_fails() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn allowed_actions_refuse_the_whole_changeset() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
+    ns.apply_model("model", MODEL);
     // Updating a weight is allowed, deleting the udp service is not.
     let changed = MODEL.replace("weight: 2", "weight: 5");
     let changed = &changed[..changed.find("  - address: udp").unwrap()];
-    let path = model_file(&ns, "changed", changed);
+    let path = ns.model_file("changed", changed);
     let path = path.to_str().unwrap();
-    let out = ipvsrs(&ns, &["apply", "-f", path, "--allowed-actions=ud,ad"]);
+    let out = ns.ipvsrs(&["apply", "-f", path, "--allowed-actions=ud,ad"]);
     assert_eq!(out.status.code(), Some(5));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -232,7 +193,7 @@ fn allowed_actions_refuse_the_whole_changeset() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "");
     assert_saved(&ns, MODEL_SAVED);
 
-    expect(&ns, &["apply", "-f", path, "--allowed-actions=ud,ds"], 0);
+    ns.ipvsrs_exits(&["apply", "-f", path, "--allowed-actions=ud,ds"], 0);
     let mut saved = MODEL_SAVED[..3].to_vec();
     saved[2] = "-a -t 10.0.0.1:80 -r 10.1.0.2:8080 -m -w 5";
     assert_saved(&ns, &saved);
@@ -249,9 +210,9 @@ fn failing_model() -> String {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn a_failed_apply_is_rolled_back_and_exits_1() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
-    let path = model_file(&ns, "failing", &failing_model());
-    let out = ipvsrs(&ns, &["apply", "-f", path.to_str().unwrap()]);
+    ns.apply_model("model", MODEL);
+    let path = ns.model_file("failing", &failing_model());
+    let out = ns.ipvsrs(&["apply", "-f", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -271,11 +232,12 @@ fn a_failed_apply_is_rolled_back_and_exits_1() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn a_dry_run_prints_the_changes_and_makes_none() {
     let ns = Netns::new();
-    apply_model(&ns, "model", MODEL);
-    let path = model_file(&ns, "failing", &failing_model());
+    ns.apply_model("model", MODEL);
+    let path = ns.model_file("failing", &failing_model());
     let path = path.to_str().unwrap();
-    let printed = expect(&ns, &["apply", "-f", path, "--dry-run"], 0);
-    let diff: Vec<String> = expect(&ns, &["diff", "-f", path], 0)
+    let printed = ns.ipvsrs_exits(&["apply", "-f", path, "--dry-run"], 0);
+    let diff: Vec<String> = ns
+        .ipvsrs_exits(&["diff", "-f", path], 0)
         .lines()
         .map(|change| format!("would {change}"))
         .collect();

@@ -137,7 +137,7 @@ fn settings_change_in_place() {
     assert_eq!(actions, [Action::UpdateService, Action::UpdateDest]);
     assert_eq!(
         changes[0].to_string(),
-        "update service tcp://10.0.0.1:80 (scheduler rr -> wrr, flags 0x0 -> 0x1, timeout 0 -> 60)"
+        "update service tcp://10.0.0.1:80 (scheduler rr -> wrr, flags [] -> [persistent], timeout 0 -> 60)"
     );
     assert_saved(
         &ns,
@@ -246,7 +246,7 @@ fn a_changeset_with_a_disallowed_action_changes_nothing() {
     assert!(
         refused
             .to_string()
-            .contains("delete service tcp://10.0.0.9:80 and its 0 destinations (ds)"),
+            .contains("delete service tcp://10.0.0.9:80 (ds)"),
         "{refused}"
     );
     assert_saved(&ns, &["-A -t 10.0.0.9:80 -s rr"]);

@@ -12,6 +12,7 @@ mod dests;
 mod errors;
 mod handle;
 mod ipvsadm_compat;
+mod ipvsctl;
 mod models;
 mod process;
 mod scale;

@@ -7,7 +7,7 @@ use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ipvsrs::model::{Service, ServiceEntry, ServiceKey};
@@ -73,6 +73,46 @@ impl Netns {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, program]);
         c
+    }
+
+    /// Writes `content` to a file named after the namespace and `tag`.
+    pub fn model_file(&self, tag: &str, content: &str) -> PathBuf {
+        let path = std::env::temp_dir().join(format!("{}-{tag}.yaml", self.name));
+        std::fs::write(&path, content).unwrap();
+        path
+    }
+
+    /// The command `ipvsrs --netns NAME ARGS`.
+    pub fn ipvsrs_command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ipvsrs"));
+        c.args(["--netns", &self.name]).args(args);
+        c
+    }
+
+    /// Runs `ipvsrs --netns NAME ARGS`.
+    pub fn ipvsrs(&self, args: &[&str]) -> Output {
+        self.ipvsrs_command(args).output().expect("run ipvsrs")
+    }
+
+    /// Runs `ipvsrs`, asserts that it exits with `code`, returns its stdout.
+    pub fn ipvsrs_exits(&self, args: &[&str], code: i32) -> String {
+        let out = self.ipvsrs(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "ipvsrs {args:?}: {stderr}");
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// `ipvsrs apply` of `content`, which must succeed; its stdout.
+    pub fn apply_model(&self, tag: &str, content: &str) -> String {
+        let path = self.model_file(tag, content);
+        self.ipvsrs_exits(&["apply", "-f", path.to_str().unwrap()], 0)
+    }
+
+    /// `ipvsrs diff --format FORMAT` of `content`.
+    pub fn diff_of(&self, tag: &str, content: &str, format: &str) -> String {
+        let path = self.model_file(tag, content);
+        let args = ["diff", "-f", path.to_str().unwrap(), "--format", format];
+        self.ipvsrs_exits(&args, 0)
     }
 }
 

@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::{CHECKSUMS, FLAGS, FORWARDS, TUNNEL_TYPES};
 use crate::desired::diff::KernelTable;
-use crate::model::{Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts};
+use crate::model::{
+    Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts, Tunnel,
+};
 
 /// The table as model YAML: the timeouts (unless all are 0), the running sync daemons
 /// (none: no `daemons` section, so the model leaves daemons alone), then the services and
@@ -96,7 +98,7 @@ fn write_service(out: &mut String, service: &Service) {
 
 /// Names of the set flags. The scheduler flag bits are shared: they are named after the
 /// scheduler that uses them (`sh-port`, `mh-port`), else `flag-N`.
-fn flag_names(service: &Service) -> Vec<&'static str> {
+pub(crate) fn flag_names(service: &Service) -> Vec<&'static str> {
     FLAGS
         .iter()
         .filter(|(_, flag)| {
@@ -114,14 +116,21 @@ fn flag_names(service: &Service) -> Vec<&'static str> {
         .collect()
 }
 
+/// The persistence granularity as the model writes it: an IPv4 netmask, an IPv6 prefix.
+pub(crate) fn netmask_text(service: &Service) -> String {
+    match service.key.family() {
+        crate::model::Family::Inet => IpAddr::V4(Ipv4Addr::from(service.netmask)).to_string(),
+        crate::model::Family::Inet6 => service.netmask.to_string(),
+    }
+}
+
 fn persistence(service: &Service) -> Vec<String> {
     let mut fields = vec![format!("timeout: {}", service.timeout)];
     match service.key.family() {
-        crate::model::Family::Inet => fields.push(format!(
-            "netmask: \"{}\"",
-            IpAddr::V4(Ipv4Addr::from(service.netmask))
-        )),
-        crate::model::Family::Inet6 => fields.push(format!("prefix: {}", service.netmask)),
+        crate::model::Family::Inet => {
+            fields.push(format!("netmask: \"{}\"", netmask_text(service)))
+        }
+        crate::model::Family::Inet6 => fields.push(format!("prefix: {}", netmask_text(service))),
     }
     if let Some(engine) = &service.pe_name {
         fields.push(format!("engine: {engine}"));
@@ -131,9 +140,7 @@ fn persistence(service: &Service) -> Vec<String> {
 
 fn write_dest(out: &mut String, dest: &Destination) {
     let _ = writeln!(out, "      - address: \"{}\"", dest.key());
-    // The kernel's bypass forwarding has no name in models; it is never set by a client.
-    let forward = name_of(FORWARDS, dest.forward).unwrap_or("direct");
-    let _ = writeln!(out, "        forward: {forward}");
+    let _ = writeln!(out, "        forward: {}", forward_name(dest.forward));
     let _ = writeln!(out, "        weight: {}", dest.weight);
     if dest.upper_threshold != 0 || dest.lower_threshold != 0 {
         let _ = writeln!(
@@ -143,18 +150,28 @@ fn write_dest(out: &mut String, dest: &Destination) {
         );
     }
     if dest.forward == Forward::Tunnel {
-        let tunnel = &dest.tunnel;
-        let mut fields = vec![format!(
-            "type: {}",
-            name_of(TUNNEL_TYPES, tunnel.kind).unwrap_or("ipip")
-        )];
-        if tunnel.port != 0 {
-            fields.push(format!("port: {}", tunnel.port));
-        }
-        fields.push(format!(
-            "checksum: {}",
-            name_of(CHECKSUMS, tunnel.flags).unwrap_or("nocsum")
-        ));
-        let _ = writeln!(out, "        tunnel: {{ {} }}", fields.join(", "));
+        let _ = writeln!(out, "        tunnel: {{ {} }}", tunnel_fields(&dest.tunnel));
     }
+}
+
+/// The model's name of a forwarding method. The kernel's bypass has none (no client sets
+/// it); it reads as direct.
+pub(crate) fn forward_name(forward: Forward) -> &'static str {
+    name_of(FORWARDS, forward).unwrap_or("direct")
+}
+
+/// `type: gue, port: 6080, checksum: csum`: a destination's tunnel as the model writes it.
+pub(crate) fn tunnel_fields(tunnel: &Tunnel) -> String {
+    let mut fields = vec![format!(
+        "type: {}",
+        name_of(TUNNEL_TYPES, tunnel.kind).unwrap_or("ipip")
+    )];
+    if tunnel.port != 0 {
+        fields.push(format!("port: {}", tunnel.port));
+    }
+    fields.push(format!(
+        "checksum: {}",
+        name_of(CHECKSUMS, tunnel.flags).unwrap_or("nocsum")
+    ));
+    fields.join(", ")
 }

@@ -201,7 +201,7 @@ pub(crate) fn substitute(text: &str, params: &dyn ParamSource) -> Result<String,
         let name = &out[start + 2..close];
         let Some(value) = params.lookup(name) else {
             return Err(format!(
-                "parameter ${{{name}}} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files)"
+                "parameter ${{{name}}} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files and URLs)"
             ));
         };
         out.replace_range(start..=close, &value);

@@ -8,8 +8,11 @@
 //! - 4: IPVS not available, no permission, or the kernel table cannot be read
 //! - 5: `apply` refused: the changeset needs actions `--allowed-actions` does not allow
 
+mod params_url;
+
 use std::io::Read;
 use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -49,16 +52,19 @@ Options:
   --dry-run                print the changes, change nothing
 
 Global options:
-  --netns PATH|NAME        work in a network namespace (a NAME is /run/netns/NAME)
+  --netns PATH|NAME        work in a network namespace (a NAME is /run/netns/NAME); its
+                           interfaces are the ones --params-network reads
   --params-env             resolve ${env.NAME} from the environment
   --params-network         resolve ${host.IFNAME} from the interfaces' addresses
   --params-file FILE       resolve ${KEY.PATH} from a YAML or JSON file (repeatable)
+  --params-url URL         the same from an http:// URL (repeatable); sources are asked
+                           in this order: network, env, files, URLs
   -h, --help               this text
   --version                the version
 
 Exit codes:
   0 success          1 a kernel change failed (apply rolled back)
-  2 usage error      3 model or parameter file unreadable or invalid
+  2 usage error      3 model or parameters (file, URL) unreadable or invalid
   4 IPVS not available, no permission, or the table cannot be read
   5 refused by --allowed-actions
 ";
@@ -93,6 +99,7 @@ const VALUE_OPTIONS: &[&str] = &[
     "--time",
     "--netns",
     "--params-file",
+    "--params-url",
 ];
 const SWITCHES: &[&str] = &[
     "--keep-weights",
@@ -107,6 +114,7 @@ const GLOBAL: &[&str] = &[
     "--params-env",
     "--params-network",
     "--params-file",
+    "--params-url",
 ];
 
 /// The command line, split: the command, its positional arguments, and options by name
@@ -218,6 +226,9 @@ fn run(raw: impl IntoIterator<Item = String>) -> Result<(), Failure> {
         println!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"));
         return Ok(());
     }
+    if let Some(netns) = args.value("--netns") {
+        enter_netns(netns)?;
+    }
     match args.command.as_deref() {
         Some("validate") => validate(&args),
         Some("diff") => show_diff(&args),
@@ -247,6 +258,12 @@ fn params(args: &Args) -> Result<Params, Failure> {
             .with_values_file(file.as_ref())
             .map_err(|e| fail(INVALID_MODEL, e.to_string()))?;
     }
+    for url in args.values("--params-url") {
+        let text = params_url::fetch(url).map_err(|e| fail(INVALID_MODEL, e))?;
+        params = params
+            .with_values_text(&text, url)
+            .map_err(|e| fail(INVALID_MODEL, e.to_string()))?;
+    }
     Ok(params)
 }
 
@@ -267,13 +284,29 @@ fn model(args: &Args) -> Result<DesiredTable, Failure> {
     })
 }
 
-fn open(args: &Args) -> Result<Handle, Failure> {
-    let opened = match args.value("--netns") {
-        Some(path) if path.contains('/') => Handle::open_in_netns(path),
-        Some(name) => Handle::open_in_netns(format!("/run/netns/{name}")),
-        None => Handle::open(),
+/// Moves this (single-threaded) process into the namespace, so that the IPVS table and
+/// the interfaces that `${host.IFNAME}` names are both the namespace's.
+fn enter_netns(netns: &str) -> Result<(), Failure> {
+    let path = match netns.contains('/') {
+        true => netns.to_owned(),
+        false => format!("/run/netns/{netns}"),
     };
-    opened.map_err(|e| fail(KERNEL, e.to_string()))
+    let file = std::fs::File::open(&path)
+        .map_err(|e| fail(KERNEL, format!("opening network namespace {path}: {e}")))?;
+    // SAFETY: setns on a descriptor we own; it changes only this thread's namespace, and
+    // the program has no other thread.
+    if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+        let e = std::io::Error::last_os_error();
+        return Err(fail(
+            KERNEL,
+            format!("entering network namespace {path}: {e}"),
+        ));
+    }
+    Ok(())
+}
+
+fn open() -> Result<Handle, Failure> {
+    Handle::open().map_err(|e| fail(KERNEL, e.to_string()))
 }
 
 fn kernel_table(handle: &mut Handle) -> Result<KernelTable, Failure> {
@@ -298,7 +331,7 @@ fn changes(args: &Args) -> Result<(Handle, Vec<Change>), Failure> {
         scope,
         keep_weights: args.has("--keep-weights"),
     };
-    let mut handle = open(args)?;
+    let mut handle = open()?;
     let table = kernel_table(&mut handle)?;
     Ok((handle, diff(&model, &table, &options)))
 }
@@ -401,7 +434,7 @@ fn run_apply(args: &Args) -> Result<(), Failure> {
 
 fn get(args: &Args) -> Result<(), Failure> {
     args.check(&[], 0)?;
-    let mut handle = open(args)?;
+    let mut handle = open()?;
     print!("{}", to_yaml(&kernel_table(&mut handle)?));
     Ok(())
 }
@@ -447,7 +480,7 @@ fn weight(args: &Args) -> Result<(), Failure> {
         Some(_) => required(args, "--time", |t| t.parse().ok())?,
         None => 0,
     };
-    let mut handle = open(args)?;
+    let mut handle = open()?;
     let dests = handle
         .dests(&service)
         .map_err(|e| fail(KERNEL, format!("reading {service}: {e}")))?;
