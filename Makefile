@@ -6,6 +6,8 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # Extra libtest arguments for the kernel tests, e.g. make test-kernel KERNEL_TEST_ARGS=scheduler
 KERNEL_TEST_ARGS ?=
+# Table size of make bench: services and destinations per service.
+BENCH_ARGS ?= 10000 10
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -27,7 +29,7 @@ DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
 
-.PHONY: all build install header check-header check-install c-tests demo \
+.PHONY: all build install header check-header check-install c-tests demo bench \
         test testbed test-host test-kernel
 
 ## all: build the shared and static libraries
@@ -88,6 +90,13 @@ demo: testbed
 	    $$(PKG_CONFIG_PATH=$(DEMO_PREFIX)/lib/pkgconfig pkg-config --cflags --libs ipvsrs) \
 	    -Wl,-rpath,$(DEMO_PREFIX)/lib
 	tests/testbed/run-in-kernel unshare --net sh -c 'ip link set lo up && target/quickstart'
+
+## bench: a desired-state model of $(BENCH_ARGS) services x destinations applied by the
+## ipvsrs CLI to an empty and an identical table, against ipvsadm -R and -Sn on the same
+## table, in one fresh namespace of a kernel with IPVS (the VM unless the host has it)
+bench: testbed
+	$(CARGO) build --release --bin ipvsrs
+	tests/testbed/run-in-kernel unshare --net tests/bench/desired-table $(RELEASE)/ipvsrs $(BENCH_ARGS)
 
 ## test: everything: prepare the test bed, then host tests, then kernel tests
 test: testbed test-host test-kernel

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_saved, settled, Netns};
+use crate::support::{assert_saved, netns_with_sync_interface, settled, Netns, SYNC_IFNAME};
 
 /// Two services: one in NAT with thresholds, one direct-routing.
 const MODEL: &str = "\
@@ -96,6 +96,19 @@ const IPVSADM_TABLE: &[&str] = &[
     "-a -t [2001:db8::1]:443 -r 10.1.0.4 -i --tun-type gre --tun-csum",
     "-A -f 9 -6 -s lc",
     "-a -f 9 -6 -r [2001:db8::3]:0 -g -w 6",
+    "-A --sctp-service 10.0.0.5:3868 -s fo",
+    "-a --sctp-service 10.0.0.5:3868 -r 10.1.0.5 -m -w 1 -x 9",
+    "-A -f 7 -s ovf -p 5 -M 255.0.255.0",
+    "-a -f 7 -r 10.1.0.6:0 -g -w 3",
+    "-A -u 10.0.0.6:4789 -s nq -o",
+    "-a -u 10.0.0.6:4789 -r 10.1.0.7 -i --tun-type ipip",
+    "-A -t 10.0.0.7:80 -s dh",
+    "-A -t 10.0.0.8:80 -s lblcr",
+    "-A -t 10.0.0.9:80 -s lblc",
+    "-A -t 10.0.0.11:80 -s sed",
+    "-A -t 10.0.0.12:80 -s wlc",
+    "-A -t 10.0.0.13:80 -s rr",
+    "-A -t 10.0.0.14:80 -s wrr",
 ];
 
 #[test]
@@ -114,6 +127,65 @@ fn get_prints_a_model_that_applies_back_with_no_change() {
     let other = Netns::new();
     other.apply_model("got", &got);
     assert_eq!(settled(|| other.ipvsadm(&["-Sn"])), before);
+    // ipvsadm saves neither thresholds nor tunnel checksums; they must have come along.
+    for listing in ["--thresholds", "--tun-info"] {
+        let list = |ns: &Netns| settled(|| ns.ipvsadm(&["-Ln", listing]));
+        assert_eq!(list(&other), list(&ns), "ipvsadm -Ln {listing}");
+    }
+}
+
+/// The connection timeouts and both sync daemons as ipvsadm sets them: `get` writes them
+/// into the model, which applies back with no change and rebuilds them elsewhere.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn get_carries_timeouts_and_daemons() {
+    let setup = |ns: &Netns| {
+        ns.ipvsadm(&["--set", "100", "20", "30"]);
+        ns.ipvsadm(&["-A", "-t", "10.0.0.1:80", "-s", "rr"]);
+    };
+    let (ns, _) = netns_with_sync_interface();
+    setup(&ns);
+    let master = [
+        "--start-daemon",
+        "master",
+        "--mcast-interface",
+        SYNC_IFNAME,
+        "--syncid",
+        "4",
+    ];
+    ns.ipvsadm(&master);
+    let backup = [
+        "--start-daemon",
+        "backup",
+        "--mcast-interface",
+        SYNC_IFNAME,
+        "--syncid",
+        "9",
+        "--sync-maxlen",
+        "1200",
+        "--mcast-group",
+        "224.0.0.99",
+        "--mcast-port",
+        "9999",
+        "--mcast-ttl",
+        "3",
+    ];
+    ns.ipvsadm(&backup);
+    let got = ns.ipvsrs_exits(&["get"], 0);
+    assert!(
+        got.starts_with("timeouts: { tcp: 100, tcpfin: 20, udp: 30 }\ndaemons:\n"),
+        "{got}"
+    );
+    assert_eq!(ns.diff_of("got", &got, "text"), "", "model:\n{got}");
+
+    let (other, _) = netns_with_sync_interface();
+    let changes = other.apply_model("got", &got);
+    assert_eq!(changes.lines().count(), 4, "{changes}"); // service, timeouts, 2 daemons
+    for listing in [["-Sn", ""], ["-L", "--timeout"], ["-L", "--daemon"]] {
+        let args: Vec<&str> = listing.into_iter().filter(|a| !a.is_empty()).collect();
+        assert_eq!(other.ipvsadm(&args), ns.ipvsadm(&args), "ipvsadm {args:?}");
+    }
+    assert!(other.ipvsadm(&["-L", "--daemon"]).contains("backup sync daemon (mcast=sync0, syncid=9, maxlen=1200, group=224.0.0.99, port=9999, ttl=3)"));
 }
 
 fn set_weight(ns: &Netns, extra: &[&str]) {
