@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use super::yaml::emit::{flag_names, forward_name, netmask_text, tunnel_fields};
+use super::yaml::emit::{daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields};
 use super::{DesiredTable, DestState};
 use crate::client::{Error, Handle, Result};
 use crate::model::{
@@ -399,19 +399,10 @@ fn timeout_changes(from: &Timeouts, to: &Timeouts) -> Vec<String> {
 
 /// "master sync daemon on eth0 (syncid 1)", with the settings the daemon gives.
 fn daemon_text(d: &Daemon) -> String {
-    let mut settings = vec![format!("syncid {}", d.sync_id)];
-    if d.sync_maxlen != 0 {
-        settings.push(format!("maxlen {}", d.sync_maxlen));
-    }
-    if let Some(group) = d.mcast_group {
-        settings.push(format!("group {group}"));
-    }
-    if d.mcast_port != 0 {
-        settings.push(format!("port {}", d.mcast_port));
-    }
-    if d.mcast_ttl != 0 {
-        settings.push(format!("ttl {}", d.mcast_ttl));
-    }
+    let settings: Vec<String> = daemon_settings(d)
+        .into_iter()
+        .map(|(name, value)| format!("{name} {value}"))
+        .collect();
     format!(
         "{} sync daemon on {} ({})",
         d.role,

@@ -55,21 +55,34 @@ fn write_daemon(out: &mut String, d: &Daemon) {
     let mut fields = vec![
         format!("role: {}", d.role),
         format!("interface: \"{}\"", d.ifname),
-        format!("syncid: {}", d.sync_id),
     ];
-    if d.sync_maxlen != 0 {
-        fields.push(format!("maxlen: {}", d.sync_maxlen));
-    }
-    if let Some(group) = d.mcast_group {
-        fields.push(format!("group: \"{group}\""));
-    }
-    if d.mcast_port != 0 {
-        fields.push(format!("port: {}", d.mcast_port));
-    }
-    if d.mcast_ttl != 0 {
-        fields.push(format!("ttl: {}", d.mcast_ttl));
+    for (name, value) in daemon_settings(d) {
+        // An IPv6 group is not a plain scalar in a flow mapping.
+        match name {
+            "group" => fields.push(format!("{name}: \"{value}\"")),
+            _ => fields.push(format!("{name}: {value}")),
+        }
     }
     let _ = writeln!(out, "  - {{ {} }}", fields.join(", "));
+}
+
+/// A daemon's sync id and the settings it gives, by their model names; an unset one (0,
+/// no group) takes the kernel's default and is left out.
+pub(crate) fn daemon_settings(d: &Daemon) -> Vec<(&'static str, String)> {
+    let mut settings = vec![("syncid", d.sync_id.to_string())];
+    if d.sync_maxlen != 0 {
+        settings.push(("maxlen", d.sync_maxlen.to_string()));
+    }
+    if let Some(group) = d.mcast_group {
+        settings.push(("group", group.to_string()));
+    }
+    if d.mcast_port != 0 {
+        settings.push(("port", d.mcast_port.to_string()));
+    }
+    if d.mcast_ttl != 0 {
+        settings.push(("ttl", d.mcast_ttl.to_string()));
+    }
+    settings
 }
 
 /// The model's name for `value` in one of the parser's tables.
