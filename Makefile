@@ -24,6 +24,7 @@ STAGE_PREFIX := /usr
 STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
 CBIN := target/c-tests
 C_TESTS := layout compat native threads apply
+EXAMPLES := quickstart ipvs-list ipvs-metrics
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 
 # Run the prerequisites of a target one after another, in the order written.
@@ -68,7 +69,7 @@ check-header: $(CBINDGEN)
 check-install: c-tests
 	tests/install/check $(STAGE) $(STAGE_PREFIX) $(VERSION)
 
-## c-tests: the C tests and examples, built through pkg-config against a DESTDIR install
+## c-tests: the C tests and c-examples, built through pkg-config against a DESTDIR install
 c-tests:
 	rm -rf $(STAGE) $(CBIN)
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)
@@ -79,8 +80,10 @@ c-tests:
 	done
 	$(CC) $(CFLAGS_STRICT) -static -Itests/c tests/c/compat.c -o $(CBIN)/compat-static \
 	    $$($(STAGE_PC) --static --cflags --libs ipvsrs)
-	$(CC) $(CFLAGS_STRICT) c-examples/quickstart.c -o $(CBIN)/quickstart \
-	    $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib
+	for e in $(EXAMPLES); do \
+	    $(CC) $(CFLAGS_STRICT) c-examples/$$e.c -o $(CBIN)/$$e \
+	        $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib || exit 1; \
+	done
 
 ## demo: build, install into a prefix, build c-examples/quickstart.c with pkg-config and
 ## run it against a real IPVS table (a fresh namespace on an IPVS host, else the VM)

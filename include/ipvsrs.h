@@ -161,6 +161,18 @@
 #define IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM (1 << 1)
 
 /**
+ * Influx line protocol with telegraf's `ipvs` input names: measurements
+ * `ipvs_virtual_server` and `ipvs_real_server`, 64-bit integer fields, one timestamp (ns).
+ */
+#define IPVSRS_METRICS_INFLUX 1
+
+/**
+ * Prometheus text exposition (version 0.0.4): `ipvs_virtual_server_*` and
+ * `ipvs_real_server_*` with HELP and TYPE, counters ending in `_total`.
+ */
+#define IPVSRS_METRICS_PROMETHEUS 2
+
+/**
  * A changeset: its items in order, and whether the apply was undone.
  */
 typedef struct ipvsrs_changeset ipvsrs_changeset;
@@ -893,6 +905,18 @@ int ipvs_cmp_services(ipvs_service_entry_t *s1, ipvs_service_entry_t *s2);
  * Compares two destination entries: family, address, port. NULL sorts first.
  */
 int ipvs_cmp_dests(ipvs_dest_entry_t *d1, ipvs_dest_entry_t *d2);
+
+/**
+ * One scrape of every service and its destinations on `h` (or on the libipvs connection
+ * when `h` is NULL), rendered as `format` (`IPVSRS_METRICS_INFLUX` or
+ * `IPVSRS_METRICS_PROMETHEUS`).
+ *
+ * Returns a NUL-terminated string in one `malloc` block; the caller releases it with
+ * `free()`. An empty table gives "" (Influx) or the HELP and TYPE lines alone
+ * (Prometheus). Returns NULL with errno `EINVAL` for an unknown format, or the kernel's
+ * errno if the table cannot be read; `ipvsrs_last_error()` says which. Thread-safe.
+ */
+char *ipvsrs_metrics(struct ipvsrs_handle *h, int format);
 
 #ifdef __cplusplus
 }  // extern "C"

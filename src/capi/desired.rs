@@ -4,8 +4,7 @@
 
 use std::ffi::{c_char, c_int, c_uint, CStr, CString};
 
-use super::handle::{ipvsrs_handle, lock};
-use super::libipvs::default_handle;
+use super::handle::{ipvsrs_handle, on_handle};
 use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, pointer, CError};
 use crate::client::Handle;
@@ -241,17 +240,6 @@ fn run(handle: &mut Handle, req: Request) -> Result<(ipvsrs_changeset, bool), CE
         .map(|(c, r)| (c, r.map_or_else(|e| e.errno(), |()| 0)))
         .collect();
     Ok((changeset(items, report.rolled_back, &current), ok))
-}
-
-fn on_handle<T>(
-    h: *mut ipvsrs_handle,
-    f: impl FnOnce(&mut Handle) -> Result<T, CError>,
-) -> Result<T, CError> {
-    if h.is_null() {
-        default_handle::with_default(f)
-    } else {
-        f(&mut *lock(h)?)
-    }
 }
 
 /// Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the

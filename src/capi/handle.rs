@@ -40,6 +40,19 @@ pub(crate) fn lock<'a>(
         .unwrap_or_else(|poisoned| poisoned.into_inner()))
 }
 
+/// Runs `f` on `h`, or on the libipvs connection when `h` is NULL (as the calls that take
+/// either do).
+pub(crate) fn on_handle<T>(
+    h: *mut ipvsrs_handle,
+    f: impl FnOnce(&mut Handle) -> Result<T, CError>,
+) -> Result<T, CError> {
+    if h.is_null() {
+        super::libipvs::default_handle::with_default(f)
+    } else {
+        f(&mut *lock(h)?)
+    }
+}
+
 fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
     Ok(Box::into_raw(Box::new(ipvsrs_handle {
         inner: Mutex::new(handle?),

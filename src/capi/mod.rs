@@ -1,6 +1,6 @@
 //! The C ABI: a thin skin over [`crate::client`]. `libipvs` is the libipvs 1.31 surface
 //! (process-wide default handle, 0/-1 and errno); `handle` and `iter` are the native API;
-//! `desired` applies YAML models.
+//! `desired` applies YAML models; `metrics` renders a scrape for monitoring.
 //!
 //! Every exported function runs its body inside [`boundary`], so a panic becomes an error
 //! return instead of unwinding into C, and checks every pointer it is given.
@@ -13,6 +13,7 @@ pub mod desired;
 pub mod handle;
 pub mod iter;
 pub mod libipvs;
+pub mod metrics;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
@@ -143,6 +144,13 @@ pub(crate) fn malloc_block<H, E>(
         }
     }
     Ok(block as *mut H)
+}
+
+/// `text` as a NUL-terminated string in a `malloc` block, so C frees it with `free()`.
+pub(crate) fn malloc_string(text: &str) -> Result<*mut c_char, CError> {
+    let bytes: Vec<u8> = text.bytes().chain([0]).collect();
+    let block = malloc_block((), bytes.into_iter())?;
+    Ok(block as *mut c_char)
 }
 
 /// The message of the calling thread's last failed ipvsrs call, naming the operation and

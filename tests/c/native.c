@@ -137,6 +137,24 @@ static void other_namespace(const char *path)
     ipvsrs_close(other);
 }
 
+static void metrics(ipvsrs_handle *h)
+{
+    ipvs_service_t v4 = service(AF_INET, "192.0.2.9", 53);
+    v4.protocol = IPPROTO_UDP;
+    CHECK(ipvsrs_add_service(h, &v4) == 0);
+    char *text = ipvsrs_metrics(h, IPVSRS_METRICS_INFLUX);
+    CHECK(text != NULL && strncmp(text, "ipvs_virtual_server,address=192.0.2.9,", 38) == 0);
+    CHECK(text != NULL && strstr(text, ",port=53,protocol=udp,sched=") != NULL);
+    free(text);
+    text = ipvsrs_metrics(NULL, IPVSRS_METRICS_PROMETHEUS); /* the libipvs connection */
+    CHECK(text != NULL && strstr(text, "# TYPE ipvs_virtual_server_connections_total counter\n"));
+    free(text);
+    errno = 0;
+    CHECK(ipvsrs_metrics(h, 3) == NULL && errno == EINVAL);
+    CHECK(strstr(ipvsrs_last_error(), "metrics format 3") != NULL);
+    CHECK(ipvsrs_del_service(h, &v4) == 0);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -148,6 +166,7 @@ int main(int argc, char **argv)
     iterate(h);
     errors(h);
     config(h);
+    metrics(h);
     CHECK(ipvsrs_flush(h) == 0);
     ipvsrs_close(h);
     other_namespace(argv[1]);

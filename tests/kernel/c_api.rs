@@ -2,22 +2,9 @@
 //! pkg-config against a DESTDIR install (the directory is in IPVSRS_C_TESTS), each run in
 //! a fresh namespace, directly and under valgrind's memcheck.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{assert_saved, run, Netns};
-
-fn binary(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IPVSRS_C_TESTS")
-        .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
-    let path = PathBuf::from(dir).join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `make c-tests`",
-        path.display()
-    );
-    path
-}
+use crate::support::{assert_saved, c_binary as binary, run, Netns};
 
 /// Runs a C test in `ns` (optionally under valgrind) and checks its TAP summary.
 fn run_c_test(ns: &Netns, name: &str, args: &[&str], valgrind: bool) -> String {

@@ -10,6 +10,7 @@ mod daemon;
 mod desired;
 mod dests;
 mod errors;
+mod examples;
 mod handle;
 mod ipvsadm_compat;
 mod ipvsctl;

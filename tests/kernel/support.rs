@@ -15,6 +15,19 @@ use ipvsrs::{Error, Handle, Result};
 
 static NEXT: AtomicU32 = AtomicU32::new(0);
 
+/// A C test or example built by `make c-tests` (the directory is in IPVSRS_C_TESTS).
+pub fn c_binary(name: &str) -> PathBuf {
+    let dir = std::env::var_os("IPVSRS_C_TESTS")
+        .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
+    let path = PathBuf::from(dir).join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `make c-tests`",
+        path.display()
+    );
+    path
+}
+
 /// The dummy interface of [`netns_with_sync_interface`].
 pub const SYNC_IFNAME: &str = "sync0";
 
