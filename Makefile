@@ -24,7 +24,7 @@ STAGE_PREFIX := /usr
 STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
 CBIN := target/c-tests
 C_TESTS := layout compat native threads apply
-EXAMPLES := quickstart ipvs-list ipvs-metrics
+EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 
 # Run the prerequisites of a target one after another, in the order written.

@@ -4,6 +4,7 @@
 mod support;
 
 mod c_api;
+mod checkd;
 mod cli;
 mod config;
 mod daemon;

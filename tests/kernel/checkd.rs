@@ -1,0 +1,283 @@
+//! c-examples/lvs-checkd against the kernel, with its real servers as listeners on a
+//! dummy interface of the test namespace: a closed port takes its server out within one
+//! check interval (weight 0, or removed with --remove) and an open one brings it back, a
+//! lost quorum adds the sorry server, and SIGTERM drains and deletes what it applied.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{c_binary, settled, Netns};
+
+const MODEL: &str = "\
+services:
+  - address: tcp://10.9.9.9:80
+    sched: wrr
+    destinations:
+      - { address: 10.7.0.1:8080, forward: nat, weight: 3 }
+      - { address: 10.7.0.2:8080, forward: nat, weight: 5 }
+";
+
+const INTERVAL: Duration = Duration::from_millis(500);
+
+/// A TCP listener in the namespace, on `addr:8080`; stopped on drop.
+struct Listener(Child);
+
+impl Listener {
+    fn start(ns: &Netns, addr: &str) -> Listener {
+        let script = format!(
+            "import socket, time\n\
+             s = socket.socket()\n\
+             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             s.bind(('{addr}', 8080))\n\
+             s.listen(64)\n\
+             print('listening', flush=True)\n\
+             while True:\n    c, _ = s.accept()\n    c.close()\n"
+        );
+        let mut child = ns
+            .exec("python3")
+            .args(["-c", &script])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut ready = [0u8; 9];
+        use std::io::Read;
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut ready)
+            .unwrap();
+        assert_eq!(&ready, b"listening");
+        Listener(child)
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// lvs-checkd in the namespace; killed on drop unless it was stopped.
+struct Checkd(Option<Child>);
+
+impl Checkd {
+    fn start(ns: &Netns, model: &std::path::Path, extra: &[&str]) -> Checkd {
+        let interval = format!("{}", INTERVAL.as_secs_f64());
+        let child = Command::new(c_binary("lvs-checkd"))
+            .args([
+                "--netns",
+                ns.path().to_str().unwrap(),
+                "-f",
+                model.to_str().unwrap(),
+            ])
+            .args(["--interval", &interval, "--timeout", "0.3"])
+            .args(extra)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Checkd(Some(child))
+    }
+
+    /// SIGTERM, then its exit status and its log.
+    fn stop(&mut self) -> (i32, String) {
+        let child = self.0.take().unwrap();
+        let pid = child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
+impl Drop for Checkd {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn saved(ns: &Netns) -> String {
+    settled(|| ns.ipvsadm(&["-Sn"]))
+}
+
+/// Waits until `ipvsadm -Sn` is `expected`; the time it took.
+fn wait_for(ns: &Netns, expected: &[&str], limit: Duration) -> Duration {
+    let expected: String = expected.iter().map(|l| format!("{l}\n")).collect();
+    let start = Instant::now();
+    loop {
+        let now = saved(ns);
+        if now == expected {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "after {limit:?}:\n{now}\nexpected:\n{expected}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Seconds on the monotonic clock, the one lvs-checkd stamps its log with.
+fn monotonic() -> f64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the timespec it is given.
+    assert_eq!(
+        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) },
+        0
+    );
+    t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
+}
+
+/// The stamp of the first log line at or after `after` that contains `text`.
+fn logged_at(log: &str, text: &str, after: f64) -> f64 {
+    log.lines()
+        .filter(|l| l.contains(text))
+        .filter_map(|l| {
+            l.strip_prefix('[')?
+                .split(']')
+                .next()?
+                .trim()
+                .parse::<f64>()
+                .ok()
+        })
+        .find(|&t| t >= after)
+        .unwrap_or_else(|| panic!("no {text:?} after {after} in\n{log}"))
+}
+
+fn netns_with_servers() -> Netns {
+    let ns = Netns::new();
+    ns.ip(&["link", "add", "rs0", "type", "dummy"]);
+    ns.ip(&["link", "set", "rs0", "up"]);
+    for addr in ["10.7.0.1/24", "10.7.0.2/24", "10.7.0.3/24"] {
+        ns.ip(&["addr", "add", addr, "dev", "rs0"]);
+    }
+    ns
+}
+
+const BOTH_UP: &[&str] = &[
+    "-A -t 10.9.9.9:80 -s wrr",
+    "-a -t 10.9.9.9:80 -r 10.7.0.1:8080 -m -w 3",
+    "-a -t 10.9.9.9:80 -r 10.7.0.2:8080 -m -w 5",
+];
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_failed_server_goes_to_weight_zero_and_comes_back() {
+    let ns = netns_with_servers();
+    let _rs1 = Listener::start(&ns, "10.7.0.1");
+    let rs2 = Listener::start(&ns, "10.7.0.2");
+    let model = ns.model_file("checkd", MODEL);
+    let mut checkd = Checkd::start(&ns, &model, &["--quorum", "4", "--sorry", "10.7.0.3:8080"]);
+    wait_for(&ns, BOTH_UP, Duration::from_secs(10));
+
+    drop(rs2);
+    let killed = monotonic();
+    let down = [
+        "-A -t 10.9.9.9:80 -s wrr",
+        "-a -t 10.9.9.9:80 -r 10.7.0.1:8080 -m -w 3",
+        "-a -t 10.9.9.9:80 -r 10.7.0.2:8080 -m -w 0",
+        "-a -t 10.9.9.9:80 -r 10.7.0.3:8080 -m -w 1",
+    ];
+    let seen_down = wait_for(&ns, &down, Duration::from_secs(10));
+    let _rs2 = Listener::start(&ns, "10.7.0.2");
+    let restarted = monotonic();
+    let seen_up = wait_for(&ns, BOTH_UP, Duration::from_secs(10));
+
+    let (code, log) = checkd.stop();
+    assert_eq!(code, 0, "{log}");
+    // The next round after a change sees it: within one interval (the checker logs after
+    // its kernel write; 0.2 s of slack for the emulated VM).
+    let takeout = logged_at(&log, "10.7.0.2:8080 of 10.9.9.9:80 is DOWN", killed) - killed;
+    let recovery = logged_at(&log, "10.7.0.2:8080 of 10.9.9.9:80 is UP", restarted) - restarted;
+    let limit = INTERVAL.as_secs_f64() + 0.2;
+    assert!(takeout <= limit, "takeout {takeout:.3}s\n{log}");
+    assert!(recovery <= limit, "recovery {recovery:.3}s\n{log}");
+    eprintln!(
+        "lvs-checkd, interval {INTERVAL:?}: takeout {takeout:.3}s, recovery {recovery:.3}s \
+         (seen by ipvsadm polling after {seen_down:?} and {seen_up:?})"
+    );
+    assert_eq!(
+        saved(&ns),
+        "",
+        "SIGTERM deletes the services it applied\n{log}"
+    );
+    for line in [
+        "model: add service tcp://10.9.9.9:80 (wrr)",
+        "10.7.0.2:8080 of 10.9.9.9:80 is DOWN (connect failed): weight 0",
+        "10.9.9.9:80: quorum lost (live weight 3, quorum 4): sorry server 10.7.0.3:8080 added",
+        "10.7.0.2:8080 of 10.9.9.9:80 is UP (connect succeeded): weight restored",
+        "10.9.9.9:80: quorum regained (live weight 8, quorum 4): sorry server 10.7.0.3:8080 removed",
+        "stopping: draining 1 services",
+        "10.9.9.9:80: deleted",
+    ] {
+        assert!(log.contains(line), "missing {line:?} in\n{log}");
+    }
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn with_remove_a_failed_server_leaves_the_table() {
+    let ns = netns_with_servers();
+    let rs1 = Listener::start(&ns, "10.7.0.1");
+    let _rs2 = Listener::start(&ns, "10.7.0.2");
+    let model = ns.model_file("checkd", MODEL);
+    let mut checkd = Checkd::start(&ns, &model, &["--remove", "--retries", "1"]);
+    wait_for(&ns, BOTH_UP, Duration::from_secs(10));
+    drop(rs1);
+    let gone = [
+        "-A -t 10.9.9.9:80 -s wrr",
+        "-a -t 10.9.9.9:80 -r 10.7.0.2:8080 -m -w 5",
+    ];
+    // One retry: the second failed round takes it out.
+    let takeout = wait_for(&ns, &gone, Duration::from_secs(10));
+    assert!(
+        takeout >= INTERVAL / 2,
+        "taken out after one failure: {takeout:?}"
+    );
+    let _rs1 = Listener::start(&ns, "10.7.0.1");
+    wait_for(&ns, BOTH_UP, Duration::from_secs(10));
+    let (code, log) = checkd.stop();
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("10.7.0.1:8080 of 10.9.9.9:80 is DOWN (connect failed): removed"),
+        "{log}"
+    );
+    assert!(
+        log.contains("10.7.0.1:8080 of 10.9.9.9:80 is UP (connect succeeded): added back"),
+        "{log}"
+    );
+    assert_eq!(saved(&ns), "");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn bad_arguments_and_models_are_refused() {
+    let ns = Netns::new();
+    let run = |args: &[&str]| {
+        Command::new(c_binary("lvs-checkd"))
+            .args(["--netns", ns.path().to_str().unwrap()])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&["--interval", "1"]);
+    assert_eq!(out.status.code(), Some(2), "no model");
+    let bad = ns.model_file(
+        "bad",
+        "services:\n  - address: tcp://10.9.9.9:80\n    sched: nosuch\n",
+    );
+    let out = run(&["-f", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("line 3, column 12"), "{stderr}");
+    assert_eq!(saved(&ns), "");
+}
