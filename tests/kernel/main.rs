@@ -15,5 +15,6 @@ mod ipvsadm_compat;
 mod ipvsctl;
 mod models;
 mod process;
+mod python;
 mod scale;
 mod services;
