@@ -17,5 +17,6 @@ mod ipvsadm_compat;
 mod ipvsctl;
 mod models;
 mod process;
+mod python;
 mod scale;
 mod services;
