@@ -7,6 +7,7 @@ mod c_api;
 mod cli;
 mod config;
 mod daemon;
+mod dataplane;
 mod desired;
 mod dests;
 mod errors;
