@@ -4,11 +4,10 @@
 //! server; all of it lives in namespaces the test creates, so no packet leaves the machine.
 //!
 //! ```text
-//!             bridge "clients" 10.0.0.0/24        bridge "servers" 172.16.0.0/24
-//!   client 10.0.0.2 ──┤                                    │
-//!   director 10.0.0.1 ┤ ─────────── (IPVS) ─────────────── ├ 172.16.0.1
-//!   rs1 10.0.0.3 ─────┤  DR, TUN: replies     rs1 172.16.0.2 ┤
-//!   rs2 10.0.0.4 ─────┤  straight back        rs2 172.16.0.3 ┤
+//!   client   10.0.0.2 ─┐                         ┌─ 172.16.0.1 director (IPVS)
+//!   director 10.0.0.1 ─┤ bridge         bridge   ├─ 172.16.0.2 rs1
+//!   rs1      10.0.0.3 ─┤ "clients"      "servers" └─ 172.16.0.3 rs2
+//!   rs2      10.0.0.4 ─┘ (the real servers' replies in DR and TUN)
 //! ```
 //!
 //! Both bridges are in a namespace of their own. Each real server runs an echo sink on
@@ -194,8 +193,10 @@ impl Topology {
     /// once this returns.
     pub fn kill_server(&mut self, i: usize) {
         let sink = self.sinks[i].take();
-        sink.unwrap_or_else(|| panic!("rs{} has no sink running", i + 1))
+        let stopped = sink
+            .unwrap_or_else(|| panic!("rs{} has no sink running", i + 1))
             .stop();
+        stopped.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     }
 
     /// Starts real server `i`'s sink: its port accepts connections once this returns.
@@ -248,7 +249,12 @@ impl Topology {
 impl Drop for Topology {
     fn drop(&mut self) {
         for sink in self.sinks.iter_mut().filter_map(Option::take) {
-            sink.stop();
+            // A second panic while a failed test unwinds would abort the whole run.
+            if let Err(panic) = sink.stop() {
+                if !std::thread::panicking() {
+                    std::panic::resume_unwind(panic);
+                }
+            }
         }
     }
 }
@@ -325,12 +331,10 @@ impl Sink {
         Sink { stop, thread }
     }
 
-    /// Returns once the listening socket is closed.
-    fn stop(self) {
+    /// Returns once the listening socket is closed, with the sink thread's panic if any.
+    fn stop(self) -> std::thread::Result<()> {
         self.stop.store(true, Ordering::Relaxed);
-        if let Err(panic) = self.thread.join() {
-            std::panic::resume_unwind(panic);
-        }
+        self.thread.join()
     }
 }
 
