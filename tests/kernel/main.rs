@@ -8,6 +8,7 @@ mod checkd;
 mod cli;
 mod config;
 mod daemon;
+mod dataplane;
 mod desired;
 mod dests;
 mod errors;
