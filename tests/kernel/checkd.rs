@@ -1,12 +1,14 @@
 //! c-examples/lvs-checkd against the kernel, with its real servers as listeners on a
 //! dummy interface of the test namespace: a closed port takes its server out within one
 //! check interval (weight 0, or removed with --remove) and an open one brings it back, a
-//! lost quorum adds the sorry server, and SIGTERM drains and deletes what it applied.
+//! lost quorum adds the sorry server, and SIGTERM drains and deletes what it applied; and
+//! on the data-plane topology, new connections follow its decisions.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{c_binary, settled, Netns};
+use crate::dataplane::{model, Forward, Topology};
+use crate::support::{c_binary, run, settled, Netns};
 
 const MODEL: &str = "\
 services:
@@ -107,8 +109,11 @@ fn saved(ns: &Netns) -> String {
 }
 
 /// Waits until `ipvsadm -Sn` is `expected`; the time it took.
-fn wait_for(ns: &Netns, expected: &[&str], limit: Duration) -> Duration {
-    let expected: String = expected.iter().map(|l| format!("{l}\n")).collect();
+fn wait_for(ns: &Netns, expected: &[impl AsRef<str>], limit: Duration) -> Duration {
+    let expected: String = expected
+        .iter()
+        .map(|l| format!("{}\n", l.as_ref()))
+        .collect();
     let start = Instant::now();
     loop {
         let now = saved(ns);
@@ -280,4 +285,96 @@ fn bad_arguments_and_models_are_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 3, column 12"), "{stderr}");
     assert_eq!(saved(&ns), "");
+}
+
+/// The data-plane proof of the checker (NAT, the selftest's topology): after a real server
+/// dies, new connections reach only the live one, and both again once it is back. The
+/// counters the traffic leaves are then read by ipvs-list and ipvs-metrics.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn new_connections_avoid_a_dead_server_until_it_returns() {
+    let mut t = Topology::new(Forward::Nat);
+    t.start_sinks();
+    let model = t.director.model_file("checkd", &model(Forward::Nat));
+    let mut checkd = Checkd::start(&t.director, &model, &[]);
+    let table = |rs2_weight: u32| {
+        vec![
+            "-A -t 207.175.44.110:8080 -s rr".to_owned(),
+            "-a -t 207.175.44.110:8080 -r 172.16.0.2:8080 -m -w 1".to_owned(),
+            format!("-a -t 207.175.44.110:8080 -r 172.16.0.3:8080 -m -w {rs2_weight}"),
+        ]
+    };
+    wait_for(&t.director, &table(1), Duration::from_secs(10));
+    assert_eq!(t.connect_many(4), [2048, 2048], "both up");
+
+    t.kill_server(1);
+    let killed = monotonic();
+    wait_for(&t.director, &table(0), Duration::from_secs(10));
+    assert_eq!(t.connect_many(4), [4096, 0], "rs2 down: only rs1");
+    t.restore_server(1);
+    let restored = monotonic();
+    wait_for(&t.director, &table(1), Duration::from_secs(10));
+    assert_eq!(t.connect_many(4), [2048, 2048], "rs2 back");
+
+    // 12 connections went through, 8 to rs1. The kernel folds its per-CPU counters into
+    // what it reports on its estimator's tick, every 2 seconds: wait for one.
+    std::thread::sleep(Duration::from_millis(2500));
+    let stats = |ns: &Netns| {
+        (
+            settled(|| ns.ipvsadm(&["-Ln", "--stats", "--exact"])),
+            settled(|| {
+                run(Command::new(c_binary("ipvs-list")).args([
+                    "--stats",
+                    "--netns",
+                    ns.path().to_str().unwrap(),
+                ]))
+            }),
+        )
+    };
+    let (theirs, ours) = stats(&t.director);
+    assert_eq!(ours, theirs, "ipvs-list --stats");
+    let service_line = ours.lines().nth(3).unwrap();
+    assert!(
+        service_line.starts_with("TCP  207.175.44.110:8080"),
+        "{ours}"
+    );
+    assert_eq!(service_line.split_whitespace().nth(2), Some("12"), "{ours}");
+    let influx = run(Command::new(c_binary("ipvs-metrics"))
+        .args(["--netns", t.director.path().to_str().unwrap()]));
+    assert!(influx.contains(",sched=rr connections=12i,"), "{influx}");
+    let real_server = |rip: &str| {
+        let prefix = format!("ipvs_real_server,address={rip},");
+        let line = influx.lines().find(|l| l.starts_with(&prefix));
+        line.unwrap_or_else(|| panic!("no {rip} in {influx}"))
+            .to_owned()
+    };
+    assert!(
+        real_server("172.16.0.2").contains(",connections=8i,"),
+        "{influx}"
+    );
+    assert!(
+        real_server("172.16.0.3").contains(",connections=4i,"),
+        "{influx}"
+    );
+    assert_eq!(influx.matches(",bytes_in=").count(), 3, "{influx}");
+
+    let (code, log) = checkd.stop();
+    assert_eq!(code, 0, "{log}");
+    let takeout = logged_at(
+        &log,
+        "172.16.0.3:8080 of 207.175.44.110:8080 is DOWN",
+        killed,
+    ) - killed;
+    let recovery = logged_at(
+        &log,
+        "172.16.0.3:8080 of 207.175.44.110:8080 is UP",
+        restored,
+    ) - restored;
+    let limit = INTERVAL.as_secs_f64() + 0.2;
+    assert!(
+        takeout <= limit && recovery <= limit,
+        "takeout {takeout:.3}s, recovery {recovery:.3}s\n{log}"
+    );
+    eprintln!("lvs-checkd on the data plane, interval {INTERVAL:?}: takeout {takeout:.3}s, recovery {recovery:.3}s");
+    assert_eq!(saved(&t.director), "");
 }
