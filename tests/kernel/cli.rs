@@ -3,7 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_saved, netns_with_sync_interface, settled, Netns, SYNC_IFNAME};
+use crate::support::{
+    assert_saved, netns_with_sync_interface, settled, Netns, IPVSADM_TABLE, SYNC_IFNAME,
+};
 
 /// Two services: one in NAT with thresholds, one direct-routing.
 const MODEL: &str = "\
@@ -83,33 +85,6 @@ items:
     assert_eq!(text.lines().collect::<Vec<_>>(), descriptions);
     assert_saved(&ns, MODEL_SAVED);
 }
-
-/// A table with every attribute ipvsadm can set.
-const IPVSADM_TABLE: &[&str] = &[
-    "-A -t 10.0.0.1:80 -s sh -b sh-port -p 60 -M 255.255.0.0",
-    "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 0 -x 50 -y 5",
-    "-a -t 10.0.0.1:80 -r 10.1.0.2 -i -w 4 --tun-type gue --tun-port 6080 --tun-remcsum",
-    "-A -u 10.0.0.1:5060 -s wrr -o -b flag-3 -p 30 --pe sip",
-    "-a -u 10.0.0.1:5060 -r 10.1.0.3 -g -w 9",
-    "-A -t [2001:db8::1]:443 -s mh -b mh-port,mh-fallback -p 100 -M 64",
-    "-a -t [2001:db8::1]:443 -r [2001:db8::2]:8443 -m -w 2",
-    "-a -t [2001:db8::1]:443 -r 10.1.0.4 -i --tun-type gre --tun-csum",
-    "-A -f 9 -6 -s lc",
-    "-a -f 9 -6 -r [2001:db8::3]:0 -g -w 6",
-    "-A --sctp-service 10.0.0.5:3868 -s fo",
-    "-a --sctp-service 10.0.0.5:3868 -r 10.1.0.5 -m -w 1 -x 9",
-    "-A -f 7 -s ovf -p 5 -M 255.0.255.0",
-    "-a -f 7 -r 10.1.0.6:0 -g -w 3",
-    "-A -u 10.0.0.6:4789 -s nq -o",
-    "-a -u 10.0.0.6:4789 -r 10.1.0.7 -i --tun-type ipip",
-    "-A -t 10.0.0.7:80 -s dh",
-    "-A -t 10.0.0.8:80 -s lblcr",
-    "-A -t 10.0.0.9:80 -s lblc",
-    "-A -t 10.0.0.11:80 -s sed",
-    "-A -t 10.0.0.12:80 -s wlc",
-    "-A -t 10.0.0.13:80 -s rr",
-    "-A -t 10.0.0.14:80 -s wrr",
-];
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]

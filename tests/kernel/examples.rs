@@ -5,24 +5,7 @@
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::support::{c_binary, run, settled, Netns};
-
-/// A table with every kind of service line ipvsadm prints: flags, persistence with masks,
-/// an engine, one-packet scheduling, SCTP, IPv6, fwmarks of both families.
-const TABLE: &[&str] = &[
-    "-A -t 10.0.0.1:80 -s sh -b sh-port -p 60 -M 255.255.0.0",
-    "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 0 -x 50 -y 5",
-    "-a -t 10.0.0.1:80 -r 10.1.0.2 -i -w 4 --tun-type gue --tun-port 6080 --tun-remcsum",
-    "-A -u 10.0.0.1:5060 -s wrr -o -b flag-3 -p 30 --pe sip",
-    "-a -u 10.0.0.1:5060 -r 10.1.0.3 -g -w 9",
-    "-A -t [2001:db8::1]:443 -s mh -b mh-port,mh-fallback -p 100 -M 64",
-    "-a -t [2001:db8::1]:443 -r [2001:db8::2]:8443 -m -w 2",
-    "-A -f 9 -6 -s lc",
-    "-a -f 9 -6 -r [2001:db8::3]:0 -g -w 6",
-    "-A -f 7 -s rr",
-    "-A --sctp-service 10.0.0.5:3868 -s fo",
-    "-A -t 10.0.0.6:80 -s rr -p",
-];
+use crate::support::{c_binary, run, settled, Netns, IPVSADM_TABLE};
 
 fn build(ns: &Netns, commands: &[&str]) {
     for command in commands {
@@ -40,7 +23,7 @@ fn example(ns: &Netns, name: &str, args: &[&str]) -> String {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn ipvs_list_prints_what_ipvsadm_prints() {
     let ns = Netns::new();
-    build(&ns, TABLE);
+    build(&ns, IPVSADM_TABLE);
     for (ours, theirs) in [
         (&[][..], &["-Ln"][..]),
         (&["--stats"], &["-Ln", "--stats", "--exact"]),
