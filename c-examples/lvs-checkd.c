@@ -334,8 +334,8 @@ static void check_round(ipvsrs_handle *h, const struct options *o, struct servic
     free(owners);
 }
 
-/* Weight 0 everywhere, then wait for active connections to end (or the drain timeout),
- * then delete the services the model made. */
+/* Weight 0 everywhere, then wait for the active connections of its services to end (or
+ * the drain timeout), then delete the services the model made. */
 static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
                              struct service *services, size_t count)
 {
@@ -347,16 +347,16 @@ static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
     double deadline = now() + o->drain_timeout;
     for (;;) {
         unsigned long active = 0;
-        ipvsrs_service_iter *it = ipvsrs_services(h);
-        const ipvs_service_entry_t *e;
-        while (it && (e = ipvsrs_service_iter_next(it))) {
-            ipvsrs_dest_iter *d = ipvsrs_dests(h, e);
+        for (size_t i = 0; i < count; i++) {
+            ipvs_service_entry_t entry;
+            if (ipvsrs_get_service(h, &services[i].svc, &entry))
+                continue;
+            ipvsrs_dest_iter *d = ipvsrs_dests(h, &entry);
             const ipvs_dest_entry_t *de;
             while (d && (de = ipvsrs_dest_iter_next(d)))
                 active += de->activeconns;
             ipvsrs_dest_iter_free(d);
         }
-        ipvsrs_service_iter_free(it);
         if (active == 0 || now() >= deadline) {
             say("drained (%lu connections still active)", active);
             break;

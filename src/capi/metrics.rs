@@ -25,22 +25,25 @@ pub const IPVSRS_METRICS_PROMETHEUS: c_int = 2;
 /// errno if the table cannot be read; `ipvsrs_last_error()` says which. Thread-safe.
 #[no_mangle]
 pub extern "C" fn ipvsrs_metrics(h: *mut ipvsrs_handle, format: c_int) -> *mut c_char {
-    boundary(std::ptr::null_mut(), || {
-        pointer((|| {
-            if !matches!(format, IPVSRS_METRICS_INFLUX | IPVSRS_METRICS_PROMETHEUS) {
-                return Err(CError {
-                    errno: libc::EINVAL,
-                    message: format!("metrics format {format} is not IPVSRS_METRICS_INFLUX (1) or IPVSRS_METRICS_PROMETHEUS (2)"),
-                });
-            }
-            let scrape = on_handle(h, |handle| Ok(Scrape::read(handle)?))?;
-            let text = match format {
-                IPVSRS_METRICS_INFLUX => metrics::influx(&scrape, now_ns()),
-                _ => metrics::prometheus(&scrape),
-            };
-            malloc_string(&text)
-        })())
-    })
+    boundary(std::ptr::null_mut(), || pointer(render(h, format)))
+}
+
+fn render(h: *mut ipvsrs_handle, format: c_int) -> Result<*mut c_char, CError> {
+    let render: fn(&Scrape) -> String = match format {
+        IPVSRS_METRICS_INFLUX => |scrape| metrics::influx(scrape, now_ns()),
+        IPVSRS_METRICS_PROMETHEUS => metrics::prometheus,
+        _ => {
+            return Err(CError {
+                errno: libc::EINVAL,
+                message: format!(
+                    "metrics format {format} is not IPVSRS_METRICS_INFLUX (1) or \
+                     IPVSRS_METRICS_PROMETHEUS (2)"
+                ),
+            })
+        }
+    };
+    let scrape = on_handle(h, |handle| Ok(Scrape::read(handle)?))?;
+    malloc_string(&render(&scrape))
 }
 
 fn now_ns() -> u64 {

@@ -104,10 +104,6 @@ impl Drop for Checkd {
     }
 }
 
-fn saved(ns: &Netns) -> String {
-    settled(|| ns.ipvsadm(&["-Sn"]))
-}
-
 /// Waits until `ipvsadm -Sn` is `expected`; the time it took.
 fn wait_for(ns: &Netns, expected: &[impl AsRef<str>], limit: Duration) -> Duration {
     let expected: String = expected
@@ -116,7 +112,7 @@ fn wait_for(ns: &Netns, expected: &[impl AsRef<str>], limit: Duration) -> Durati
         .collect();
     let start = Instant::now();
     loop {
-        let now = saved(ns);
+        let now = ns.saved();
         if now == expected {
             return start.elapsed();
         }
@@ -211,7 +207,7 @@ fn a_failed_server_goes_to_weight_zero_and_comes_back() {
          (seen by ipvsadm polling after {seen_down:?} and {seen_up:?})"
     );
     assert_eq!(
-        saved(&ns),
+        ns.saved(),
         "",
         "SIGTERM deletes the services it applied\n{log}"
     );
@@ -260,7 +256,7 @@ fn with_remove_a_failed_server_leaves_the_table() {
         log.contains("10.7.0.1:8080 of 10.9.9.9:80 is UP (connect succeeded): added back"),
         "{log}"
     );
-    assert_eq!(saved(&ns), "");
+    assert_eq!(ns.saved(), "");
 }
 
 #[test]
@@ -284,7 +280,7 @@ fn bad_arguments_and_models_are_refused() {
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("line 3, column 12"), "{stderr}");
-    assert_eq!(saved(&ns), "");
+    assert_eq!(ns.saved(), "");
 }
 
 /// The data-plane proof of the checker (NAT, the selftest's topology): after a real server
@@ -376,5 +372,5 @@ fn new_connections_avoid_a_dead_server_until_it_returns() {
         "takeout {takeout:.3}s, recovery {recovery:.3}s\n{log}"
     );
     eprintln!("lvs-checkd on the data plane, interval {INTERVAL:?}: takeout {takeout:.3}s, recovery {recovery:.3}s");
-    assert_eq!(saved(&t.director), "");
+    assert_eq!(t.director.saved(), "");
 }

@@ -90,18 +90,16 @@ items:
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn get_prints_a_model_that_applies_back_with_no_change() {
     let ns = Netns::new();
-    for command in IPVSADM_TABLE {
-        ns.ipvsadm(&command.split(' ').collect::<Vec<_>>());
-    }
-    let before = settled(|| ns.ipvsadm(&["-Sn"]));
+    ns.ipvsadm_each(IPVSADM_TABLE);
+    let before = ns.saved();
     let got = ns.ipvsrs_exits(&["get"], 0);
     assert_eq!(ns.diff_of("got", &got, "text"), "", "model:\n{got}");
     assert_eq!(ns.apply_model("got", &got), "");
-    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), before);
+    assert_eq!(ns.saved(), before);
     // Applied to an empty table, the model rebuilds the same table.
     let other = Netns::new();
     other.apply_model("got", &got);
-    assert_eq!(settled(|| other.ipvsadm(&["-Sn"])), before);
+    assert_eq!(other.saved(), before);
     // ipvsadm saves neither thresholds nor tunnel checksums; they must have come along.
     for listing in ["--thresholds", "--tun-info"] {
         let list = |ns: &Netns| settled(|| ns.ipvsadm(&["-Ln", listing]));

@@ -201,7 +201,7 @@ fn a_failed_request_in_a_batch_leaves_the_others_applied() {
     let third = results.into_iter().nth(2).unwrap();
     assert_fails(third, libc::EEXIST, "adding service tcp://10.0.0.1:80");
     assert_eq!(
-        settled(|| ns.ipvsadm(&["-Sn"])),
+        ns.saved(),
         "-A -t 10.0.0.1:80 -s rr\n-a -t 10.0.0.1:80 -r 10.0.1.1:80 -m -w 1\n\
          -A -t 10.0.0.2:80 -s rr\n-a -t 10.0.0.2:80 -r 10.0.1.2:80 -m -w 1\n"
     );

@@ -7,12 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::support::{c_binary, run, settled, Netns, IPVSADM_TABLE};
 
-fn build(ns: &Netns, commands: &[&str]) {
-    for command in commands {
-        ns.ipvsadm(&command.split(' ').collect::<Vec<_>>());
-    }
-}
-
 fn example(ns: &Netns, name: &str, args: &[&str]) -> String {
     run(Command::new(c_binary(name))
         .args(["--netns", ns.path().to_str().unwrap()])
@@ -23,7 +17,7 @@ fn example(ns: &Netns, name: &str, args: &[&str]) -> String {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn ipvs_list_prints_what_ipvsadm_prints() {
     let ns = Netns::new();
-    build(&ns, IPVSADM_TABLE);
+    ns.ipvsadm_each(IPVSADM_TABLE);
     for (ours, theirs) in [
         (&[][..], &["-Ln"][..]),
         (&["--stats"], &["-Ln", "--stats", "--exact"]),
@@ -44,15 +38,12 @@ fn ipvs_list_prints_what_ipvsadm_prints() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn ipvs_metrics_in_influx_and_prometheus() {
     let ns = Netns::new();
-    build(
-        &ns,
-        &[
-            "-A -t 10.0.0.1:80 -s wrr -p 60 -M 255.255.255.0",
-            "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 5",
-            "-A -f 7 -6 -s sh",
-            "-a -f 7 -6 -r [2001:db8::2]:0 -g -w 3",
-        ],
-    );
+    ns.ipvsadm_each(&[
+        "-A -t 10.0.0.1:80 -s wrr -p 60 -M 255.255.255.0",
+        "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 5",
+        "-A -f 7 -6 -s sh",
+        "-a -f 7 -6 -r [2001:db8::2]:0 -g -w 3",
+    ]);
     // Each scrape has its own timestamp; ipvsrs drops the repeats churn causes in a dump.
     let influx = example(&ns, "ipvs-metrics", &["--format", "influx"]);
     let now_ns = SystemTime::now()

@@ -339,12 +339,6 @@ fn sorted(mut table: Vec<(Service, Vec<Destination>)>) -> Vec<(Service, Vec<Dest
     table
 }
 
-fn run_ipvsadm(ns: &Netns, commands: &[&str]) {
-    for c in commands {
-        ns.ipvsadm(&c.split(' ').collect::<Vec<_>>());
-    }
-}
-
 /// `ipvsadm -R` with `rules` on its standard input.
 fn ipvsadm_restore(ns: &Netns, rules: &str) {
     let mut child = ns
@@ -395,7 +389,7 @@ fn ipvsadm_lists_the_table_we_wrote_in_every_view() {
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn we_read_the_table_ipvsadm_wrote() {
     let ns = Netns::new();
-    run_ipvsadm(&ns, IPVSADM_COMMANDS);
+    ns.ipvsadm_each(IPVSADM_COMMANDS);
     assert_eq!(read_table(&mut ns.handle()), sorted(table()));
 }
 
@@ -405,7 +399,7 @@ fn ipvsadm_restores_what_it_saved_of_our_table() {
     let ns = Netns::new();
     let mut h = ns.handle();
     write_table(&mut h);
-    let saved = settled(|| ns.ipvsadm(&["-Sn"]));
+    let saved = ns.saved();
     h.flush().unwrap();
     ipvsadm_restore(&ns, &saved);
     // -S saves no thresholds, and -R adds destinations in -S's sorted order; everything
@@ -448,13 +442,10 @@ fn ipvsadm_edits_replace_whole_objects_we_wrote() {
     h.add_dest(&key, &dest).unwrap();
 
     // libipvs sends whole objects: what the command line leaves out goes back to defaults.
-    run_ipvsadm(
-        &ns,
-        &[
-            "-E -u 10.0.0.1:5060 -s rr",
-            "-e -u 10.0.0.1:5060 -r 10.0.0.2 -m -w 3",
-        ],
-    );
+    ns.ipvsadm_each(&[
+        "-E -u 10.0.0.1:5060 -s rr",
+        "-e -u 10.0.0.1:5060 -r 10.0.0.2 -m -w 3",
+    ]);
     let edited = Destination {
         weight: 3,
         ..masq()

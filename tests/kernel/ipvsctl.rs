@@ -11,7 +11,7 @@
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{settled, Netns};
+use crate::support::Netns;
 
 /// One apply against a starting table.
 struct Case<'a> {
@@ -37,16 +37,6 @@ fn case<'a>(what: &'a str, start: &'a [&'a str], model: &'a str, saved: &'a [&'a
     }
 }
 
-fn build(ns: &Netns, start: &[&str]) {
-    for command in start {
-        ns.ipvsadm(&command.split(' ').collect::<Vec<_>>());
-    }
-}
-
-fn saved(ns: &Netns) -> String {
-    settled(|| ns.ipvsadm(&["-Sn"]))
-}
-
 fn lines(saved: &[&str]) -> String {
     saved.iter().map(|l| format!("{l}\n")).collect()
 }
@@ -55,7 +45,7 @@ fn run_cases(cases: &[Case]) {
     for case in cases {
         let what = case.what;
         let ns = Netns::new();
-        build(&ns, case.start);
+        ns.ipvsadm_each(case.start);
         let path = ns.model_file("model", case.model);
         let path = path.to_str().unwrap();
         let mut args = vec!["apply", "-f", path];
@@ -63,7 +53,7 @@ fn run_cases(cases: &[Case]) {
         let out = ns.ipvsrs(&args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(case.exit), "{what}: {stderr}");
-        assert_eq!(saved(&ns), lines(case.saved), "{what}");
+        assert_eq!(ns.saved(), lines(case.saved), "{what}");
         if case.exit == 0 {
             let mut diff = vec!["diff", "-f", path, "--format", "yaml"];
             let diff_options = case.options.iter();
@@ -156,7 +146,7 @@ services:
         },
     ]);
     let ns = Netns::new();
-    build(&ns, &["-A -t 10.0.0.1:80 -s rr"]);
+    ns.ipvsadm_each(&["-A -t 10.0.0.1:80 -s rr"]);
     let out = ns.ipvsrs(&["apply", "-f", "/nonexistent/model.yaml"]);
     assert_eq!(out.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -164,7 +154,7 @@ services:
         stderr.contains("cannot read /nonexistent/model.yaml"),
         "{stderr}"
     );
-    assert_eq!(saved(&ns), "-A -t 10.0.0.1:80 -s rr\n");
+    assert_eq!(ns.saved(), "-A -t 10.0.0.1:80 -s rr\n");
 }
 
 #[test]
@@ -265,7 +255,7 @@ fn apply_defaults() {
     for (what, defaults, expected) in cases {
         let ns = Netns::new();
         ns.apply_model("defaults", &model(defaults));
-        assert_eq!(saved(&ns), lines(expected), "default {what}");
+        assert_eq!(ns.saved(), lines(expected), "default {what}");
     }
 }
 
@@ -357,12 +347,12 @@ fn apply_allowed_actions() {
     }
     for spec in ["xx", "as,,ud", "as;us", ""] {
         let ns = Netns::new();
-        build(&ns, &["-A -t 10.0.0.1:80 -s rr"]);
+        ns.ipvsadm_each(&["-A -t 10.0.0.1:80 -s rr"]);
         let path = ns.model_file("model", "{}\n");
         let option = format!("--allowed-actions={spec}");
         let out = ns.ipvsrs(&["apply", "-f", path.to_str().unwrap(), &option]);
         assert_eq!(out.status.code(), Some(2), "{option}");
-        assert_eq!(saved(&ns), "-A -t 10.0.0.1:80 -s rr\n", "{option}");
+        assert_eq!(ns.saved(), "-A -t 10.0.0.1:80 -s rr\n", "{option}");
     }
 }
 
@@ -488,10 +478,10 @@ items:
     ];
     for (what, start, model, expected) in cases {
         let ns = Netns::new();
-        build(&ns, start);
-        let before = saved(&ns);
+        ns.ipvsadm_each(start);
+        let before = ns.saved();
         assert_eq!(ns.diff_of("model", model, "yaml"), *expected, "{what}");
-        assert_eq!(saved(&ns), before, "{what}: the diff changed the table");
+        assert_eq!(ns.saved(), before, "{what}: the diff changed the table");
     }
 }
 
@@ -578,7 +568,7 @@ services:
     ];
     for (what, start, expected) in cases {
         let ns = Netns::new();
-        build(&ns, start);
+        ns.ipvsadm_each(start);
         let got = ns.ipvsrs_exits(&["get"], 0);
         assert_eq!(got, format!("{TIMEOUTS}{expected}"), "{what}");
         assert_eq!(ns.diff_of("got", &got, "yaml"), "{}\n", "{what}");
@@ -686,7 +676,7 @@ fn parameters() {
             .collect();
         let (code, stderr) = apply_with(&ns, model, &options, env);
         assert_eq!(code, 0, "{what}: {stderr}");
-        assert_eq!(saved(&ns), PARAM_SAVED, "{what}");
+        assert_eq!(ns.saved(), PARAM_SAVED, "{what}");
     }
 
     // The second address by index, and two files: the first that has a key wins.
@@ -707,7 +697,7 @@ fn parameters() {
     let (code, stderr) = apply_with(&ns, &model, &options, &[]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
-        saved(&ns),
+        ns.saved(),
         "-A -t 10.9.0.2:80 -s rr\n-a -t 10.9.0.2:80 -r 10.1.0.5:8080 -g -w 1\n-A -t 10.9.0.2:443 -s rr\n"
     );
 
@@ -739,7 +729,7 @@ fn parameters() {
     ];
     for (what, model, options, message) in failures {
         let ns = netns_with_addresses();
-        build(&ns, &["-A -t 10.0.0.1:80 -s rr"]);
+        ns.ipvsadm_each(&["-A -t 10.0.0.1:80 -s rr"]);
         let broken = params_file(&ns, "broken.yaml", "vip: [10.9.0.1\n");
         let options: Vec<&str> = options
             .iter()
@@ -748,7 +738,7 @@ fn parameters() {
         let (code, stderr) = apply_with(&ns, model, &options, &[]);
         assert_eq!(code, 3, "{what}: {stderr}");
         assert!(stderr.contains(message), "{what}: {stderr}");
-        assert_eq!(saved(&ns), "-A -t 10.0.0.1:80 -s rr\n", "{what}");
+        assert_eq!(ns.saved(), "-A -t 10.0.0.1:80 -s rr\n", "{what}");
     }
 }
 
@@ -824,7 +814,7 @@ fn parameters_from_a_url() {
         &[],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(saved(&ns), PARAM_SAVED);
+    assert_eq!(ns.saved(), PARAM_SAVED);
 
     for (url, message) in [
         (
@@ -843,7 +833,7 @@ fn parameters_from_a_url() {
         let (code, stderr) = apply_with(&ns, "{}\n", &["--params-url", url], &[]);
         assert_eq!(code, 3, "{url}: {stderr}");
         assert!(stderr.contains(message), "{url}: {stderr}");
-        assert_eq!(saved(&ns), PARAM_SAVED, "{url}");
+        assert_eq!(ns.saved(), PARAM_SAVED, "{url}");
     }
     let _ = Command::new("rm").arg("-rf").arg(&dir).status();
 }
@@ -875,12 +865,12 @@ fn scope_leaves_foreign_services() {
         )
     }]);
     let ns = Netns::new();
-    build(&ns, foreign);
+    ns.ipvsadm_each(foreign);
     let path = ns.model_file("model", ONE_SERVICE);
     let path = path.to_str().unwrap();
     let diff = ns.ipvsrs_exits(&["diff", "-f", path, "--scope=10.0.0.0/8"], 0);
     assert_eq!(diff, "add service tcp://10.0.0.1:80 (rr)\n");
     let out = ns.ipvsrs(&["apply", "-f", path, "--scope=10.0.0.0/33"]);
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(saved(&ns), lines(foreign));
+    assert_eq!(ns.saved(), lines(foreign));
 }

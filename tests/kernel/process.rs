@@ -10,7 +10,7 @@ use std::process::Command;
 use ipvsrs::model::{Service, ServiceKey};
 use ipvsrs::{Handle, Result};
 
-use crate::support::{in_netns, settled, sorted_keys, Netns};
+use crate::support::{in_netns, sorted_keys, Netns};
 
 fn key(port: u16) -> ServiceKey {
     ServiceKey::tcp("10.0.0.1".parse().unwrap(), port)
@@ -60,7 +60,7 @@ fn a_forked_child_uses_the_handle_and_the_parent_keeps_working() {
     }
     assert_eq!(sorted_keys(h.services().unwrap()), [key(1), key(2)]);
     h.del_service(&key(2)).unwrap();
-    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), "-A -t 10.0.0.1:1 -s rr\n");
+    assert_eq!(ns.saved(), "-A -t 10.0.0.1:1 -s rr\n");
 }
 
 #[test]
@@ -71,10 +71,7 @@ fn a_handle_opens_from_a_namespace_descriptor() {
     let mut first = Handle::open_in_netns_fd(netns.as_fd()).unwrap();
     first.add_service(&Service::new(key(80), "rr")).unwrap();
     drop(first);
-    assert_eq!(
-        settled(|| ns.ipvsadm(&["-Sn"])),
-        "-A -t 10.0.0.1:80 -s rr\n"
-    );
+    assert_eq!(ns.saved(), "-A -t 10.0.0.1:80 -s rr\n");
     // The handle worked on a duplicate: the caller's descriptor still opens the namespace.
     let mut second = Handle::open_in_netns_fd(netns.as_fd()).unwrap();
     assert_eq!(sorted_keys(second.services().unwrap()), [key(80)]);

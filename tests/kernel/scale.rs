@@ -6,10 +6,11 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use ipvsrs::desired::diff::KernelTable;
 use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
 use ipvsrs::wire::Request;
 
-use crate::support::{keys_of, settled, sorted_keys, Netns};
+use crate::support::{keys_of, sorted_keys, Netns};
 
 const SERVICES: u16 = 10_000;
 const DESTS_PER_SERVICE: u8 = 10;
@@ -55,16 +56,18 @@ fn ten_thousand_services_with_ten_destinations_each() {
     );
 
     let start = Instant::now();
-    let listed = sorted_keys(settled(|| h.services().unwrap()));
+    // A dump can skip services while other namespaces change theirs (tests run in
+    // parallel); KernelTable::read dumps until one finds nothing new.
+    let table = KernelTable::read(&mut h).unwrap();
+    let listed = keys_of(table.services.iter().map(|(s, _)| s));
+    let mut dests_by_key: std::collections::HashMap<ServiceKey, Vec<Destination>> = table
+        .services
+        .into_iter()
+        .map(|(s, d)| (s.key, d.into_iter().map(|e| e.dest).collect()))
+        .collect();
     let listed_dests: Vec<Vec<Destination>> = services
         .iter()
-        .map(|s| {
-            h.dests(&s.key)
-                .unwrap()
-                .into_iter()
-                .map(|e| e.dest)
-                .collect()
-        })
+        .map(|s| dests_by_key.remove(&s.key).unwrap_or_default())
         .collect();
     let dump = start.elapsed();
 
@@ -76,7 +79,7 @@ fn ten_thousand_services_with_ten_destinations_each() {
     }
 
     let start = Instant::now();
-    let saved = settled(|| ns.ipvsadm(&["-Sn"]));
+    let saved = ns.saved();
     let ipvsadm = start.elapsed();
     let lines = usize::from(SERVICES) * (1 + usize::from(DESTS_PER_SERVICE));
     assert_eq!(saved.lines().count(), lines);

@@ -110,6 +110,18 @@ impl Netns {
         run(self.exec("ipvsadm").args(args))
     }
 
+    /// `ipvsadm` once for each command line (arguments split at spaces), in order.
+    pub fn ipvsadm_each(&self, commands: &[&str]) {
+        for command in commands {
+            self.ipvsadm(&command.split(' ').collect::<Vec<_>>());
+        }
+    }
+
+    /// `ipvsadm -Sn`, read until two reads agree (see [`settled`]).
+    pub fn saved(&self) -> String {
+        settled(|| self.ipvsadm(&["-Sn"]))
+    }
+
     /// A command that will run inside the namespace.
     pub fn exec(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -185,7 +197,7 @@ pub fn ip(s: &str) -> IpAddr {
 /// `ipvsadm -Sn` prints exactly `lines` (ipvsadm sorts services and destinations itself).
 pub fn assert_saved(ns: &Netns, lines: &[impl AsRef<str>]) {
     let expected: String = lines.iter().map(|l| format!("{}\n", l.as_ref())).collect();
-    assert_eq!(settled(|| ns.ipvsadm(&["-Sn"])), expected);
+    assert_eq!(ns.saved(), expected);
 }
 
 /// How often `settled` reads at most.
