@@ -481,3 +481,149 @@ impl Daemon {
         }
     }
 }
+
+// The address grammar, one for every front end: models, command-line options, scopes.
+
+/// A service address as written, its port possibly left to a default:
+/// `tcp://IP[:PORT]`, `udp://...`, `sctp://...` (IPv6 as `[IP]`), `fwmark:N`, `fwmark6:N`.
+/// A trailing `/` or blank is tolerated, as ipvsctl does (`tcp://10.0.0.1:80/`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ServiceAddress {
+    Ip {
+        protocol: Protocol,
+        addr: IpAddr,
+        port: Option<u16>,
+    },
+    Fwmark(Family, u32),
+}
+
+impl std::str::FromStr for ServiceAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<ServiceAddress, String> {
+        let text = text.trim_end_matches(['/', ' ']);
+        if let Some(mark) = text.strip_prefix("fwmark6:") {
+            return Ok(ServiceAddress::Fwmark(Family::Inet6, parse_fwmark(mark)?));
+        }
+        if let Some(mark) = text.strip_prefix("fwmark:") {
+            return Ok(ServiceAddress::Fwmark(Family::Inet, parse_fwmark(mark)?));
+        }
+        let Some((scheme, rest)) = text.split_once("://") else {
+            return Err(
+                "expected PROTOCOL://IP[:PORT] (tcp, udp, sctp; IPv6 as [IP]), fwmark:N or fwmark6:N"
+                    .to_owned(),
+            );
+        };
+        let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            .into_iter()
+            .find(|p| p.name() == scheme)
+            .ok_or_else(|| format!("protocol \"{scheme}\" is not one of tcp, udp, sctp"))?;
+        let DestAddress { addr, port } = rest.parse()?;
+        Ok(ServiceAddress::Ip {
+            protocol,
+            addr,
+            port,
+        })
+    }
+}
+
+impl std::str::FromStr for ServiceKey {
+    type Err = String;
+
+    /// A [`ServiceAddress`] with its port: `tcp://10.0.0.1:80`, `fwmark:7`.
+    fn from_str(text: &str) -> Result<ServiceKey, String> {
+        match text.parse()? {
+            ServiceAddress::Fwmark(family, mark) => Ok(ServiceKey::fwmark(family, mark)),
+            ServiceAddress::Ip {
+                protocol,
+                addr,
+                port: Some(port),
+            } => Ok(ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            }),
+            ServiceAddress::Ip { port: None, .. } => Err("it has no port".to_owned()),
+        }
+    }
+}
+
+/// A destination address as written, its port possibly left to a default:
+/// `IPv4[:PORT]`, `[IPv6][:PORT]` or a bare IPv6 address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DestAddress {
+    pub addr: IpAddr,
+    pub port: Option<u16>,
+}
+
+impl std::str::FromStr for DestAddress {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<DestAddress, String> {
+        if let Some(bracketed) = text.strip_prefix('[') {
+            let (ip, after) = bracketed.split_once(']').ok_or("\"[\" without \"]\"")?;
+            let ip: Ipv6Addr = ip
+                .parse()
+                .map_err(|_| format!("\"{ip}\" is not an IPv6 address"))?;
+            let port = match after {
+                "" => None,
+                _ => Some(parse_port(
+                    after
+                        .strip_prefix(':')
+                        .ok_or("expected \":PORT\" after \"]\"")?,
+                )?),
+            };
+            return Ok(DestAddress {
+                addr: IpAddr::V6(ip),
+                port,
+            });
+        }
+        if let Ok(addr) = text.parse::<IpAddr>() {
+            return Ok(DestAddress { addr, port: None });
+        }
+        let (ip, port) = text.rsplit_once(':').unwrap_or((text, ""));
+        let ip: Ipv4Addr = ip
+            .parse()
+            .map_err(|_| format!("\"{ip}\" is not an IP address (IPv4, or IPv6 in brackets)"))?;
+        Ok(DestAddress {
+            addr: IpAddr::V4(ip),
+            port: Some(parse_port(port)?),
+        })
+    }
+}
+
+impl std::str::FromStr for DestKey {
+    type Err = String;
+
+    /// A [`DestAddress`] with its port: `10.0.0.2:80`, `[2001:db8::2]:80`.
+    fn from_str(text: &str) -> Result<DestKey, String> {
+        match text.parse()? {
+            DestAddress {
+                addr,
+                port: Some(port),
+            } => Ok(DestKey { addr, port }),
+            DestAddress { port: None, .. } => Err("it has no port".to_owned()),
+        }
+    }
+}
+
+fn parse_fwmark(text: &str) -> Result<u32, String> {
+    decimal(text)
+        .and_then(|mark| u32::try_from(mark).ok())
+        .filter(|mark| *mark != 0)
+        .ok_or_else(|| format!("fwmark \"{text}\" is not a number in 1..{}", u32::MAX))
+}
+
+fn parse_port(text: &str) -> Result<u16, String> {
+    decimal(text)
+        .and_then(|port| u16::try_from(port).ok())
+        .ok_or_else(|| format!("port \"{text}\" is not a number in 0..65535"))
+}
+
+/// Digits only (no sign, no blanks); leading zeros are fine (`0080` is 80).
+fn decimal(text: &str) -> Option<u64> {
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
+}

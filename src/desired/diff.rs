@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::net::IpAddr;
 
-use super::yaml::emit::{daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields};
+use super::names::{daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields};
 use super::{DesiredTable, DestState};
 use crate::client::{Error, Handle, Result};
 use crate::model::{

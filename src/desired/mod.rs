@@ -2,6 +2,7 @@
 //! the minimal changes that make the kernel match, applied all-or-nothing.
 
 pub mod diff;
+mod names;
 pub mod yaml;
 
 use crate::model::{Daemon, Destination, Service, Timeouts};

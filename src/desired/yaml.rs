@@ -35,7 +35,7 @@ mod params;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
 
 use serde_yaml::Value;
@@ -43,10 +43,11 @@ use serde_yaml::Value;
 pub use self::emit::to_yaml;
 use self::locate::{locate, Step};
 pub use self::params::{NoParams, ParamFileError, ParamSource, Params};
+use super::names::{CHECKSUMS, ENGINES, FLAGS, FORWARDS, ROLES, SCHEDULERS, STATES, TUNNEL_TYPES};
 use super::{DesiredDest, DesiredService, DesiredTable, DestState};
 use crate::model::{
-    Daemon, DaemonRole, Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey,
-    Timeouts, Tunnel, TunnelFlags, TunnelType,
+    Daemon, DestAddress, Destination, Family, Forward, Protocol, Service, ServiceAddress,
+    ServiceFlags, ServiceKey, Timeouts, Tunnel, TunnelFlags, TunnelType,
 };
 
 /// One problem in a model, at the YAML node it concerns (1-based line and column).
@@ -124,124 +125,6 @@ fn syntax_error(error: serde_yaml::Error) -> ModelErrors {
     }])
 }
 
-// The vocabulary. Each table pairs a name in the model with its value (or a description).
-
-const SCHEDULERS: &[(&str, &str)] = &[
-    ("rr", "round robin"),
-    ("wrr", "weighted round robin"),
-    ("lc", "least connection"),
-    ("wlc", "weighted least connection"),
-    ("lblc", "locality-based least connection"),
-    ("lblcr", "locality-based least connection with replication"),
-    ("dh", "destination hashing"),
-    ("sh", "source hashing"),
-    ("sed", "shortest expected delay"),
-    ("nq", "never queue"),
-    ("fo", "weighted failover"),
-    ("ovf", "weighted overflow"),
-    ("mh", "maglev hashing"),
-    ("twos", "weighted random twos choice"),
-];
-
-/// A service flag and the scheduler it belongs to, if any.
-#[derive(Clone, Copy)]
-struct Flag {
-    bits: ServiceFlags,
-    scheduler: Option<&'static str>,
-}
-
-const FLAGS: &[(&str, Flag)] = &[
-    (
-        "sh-fallback",
-        Flag {
-            bits: ServiceFlags::SH_FALLBACK,
-            scheduler: Some("sh"),
-        },
-    ),
-    (
-        "sh-port",
-        Flag {
-            bits: ServiceFlags::SH_PORT,
-            scheduler: Some("sh"),
-        },
-    ),
-    (
-        "mh-fallback",
-        Flag {
-            bits: ServiceFlags::MH_FALLBACK,
-            scheduler: Some("mh"),
-        },
-    ),
-    (
-        "mh-port",
-        Flag {
-            bits: ServiceFlags::MH_PORT,
-            scheduler: Some("mh"),
-        },
-    ),
-    (
-        "flag-1",
-        Flag {
-            bits: ServiceFlags::SCHED1,
-            scheduler: None,
-        },
-    ),
-    (
-        "flag-2",
-        Flag {
-            bits: ServiceFlags::SCHED2,
-            scheduler: None,
-        },
-    ),
-    (
-        "flag-3",
-        Flag {
-            bits: ServiceFlags::SCHED3,
-            scheduler: None,
-        },
-    ),
-    (
-        "one-packet",
-        Flag {
-            bits: ServiceFlags::ONEPACKET,
-            scheduler: None,
-        },
-    ),
-];
-
-const FORWARDS: &[(&str, Forward)] = &[
-    ("nat", Forward::Masq),
-    ("direct", Forward::Route),
-    ("tunnel", Forward::Tunnel),
-    ("local", Forward::Local),
-];
-
-const TUNNEL_TYPES: &[(&str, TunnelType)] = &[
-    ("ipip", TunnelType::Ipip),
-    ("gue", TunnelType::Gue),
-    ("gre", TunnelType::Gre),
-];
-
-const CHECKSUMS: &[(&str, TunnelFlags)] = &[
-    ("nocsum", TunnelFlags::NOCSUM),
-    ("csum", TunnelFlags::CSUM),
-    ("remcsum", TunnelFlags::REMCSUM),
-];
-
-const STATES: &[(&str, DestState)] = &[
-    ("active", DestState::Active),
-    ("maintenance", DestState::Maintenance),
-    ("draining", DestState::Draining),
-];
-
-const ROLES: &[(&str, DaemonRole)] = &[
-    ("master", DaemonRole::Master),
-    ("backup", DaemonRole::Backup),
-];
-
-/// The only persistence engine the kernel has.
-const ENGINES: &[(&str, &str)] = &[("sip", "SIP Call-ID")];
-
 /// ipvsctl's default scheduler.
 const DEFAULT_SCHEDULER: &str = "rr";
 /// ipvsctl documents `direct` as the default (and ipvsadm's default is gatewaying too);
@@ -256,7 +139,6 @@ const DEFAULT_PERSISTENCE_TIMEOUT: u64 = 300;
 const IFNAME_MAX: usize = 15;
 
 const PORT: RangeInclusive<u64> = 1..=65535;
-const ANY_PORT: RangeInclusive<u64> = 0..=65535;
 const WEIGHT: RangeInclusive<u64> = 0..=65535;
 const U32: RangeInclusive<u64> = 0..=u32::MAX as u64;
 
@@ -315,17 +197,6 @@ struct Defaults {
     weight: Option<i32>,
     scheduler: Option<&'static str>,
     forward: Option<Forward>,
-}
-
-/// What a service address says, before defaults.
-#[derive(Debug, PartialEq, Eq)]
-enum ServiceAddress {
-    Ip {
-        protocol: Protocol,
-        addr: IpAddr,
-        port: Option<u16>,
-    },
-    Fwmark(Family, u32),
 }
 
 /// What destinations need to know about their service.
@@ -721,7 +592,7 @@ impl Checker<'_> {
         persistent: bool,
     ) -> Option<ServiceKey> {
         let text = self.address(node)?;
-        let parsed = parse_service_address(&text).and_then(|address| match address {
+        let parsed = text.parse().and_then(|address| match address {
             ServiceAddress::Fwmark(family, mark) => Ok(ServiceKey::fwmark(family, mark)),
             ServiceAddress::Ip {
                 protocol,
@@ -856,7 +727,7 @@ impl Checker<'_> {
         let address_node = self.required(node, "address", "a destination");
         let address = address_node.as_ref().and_then(|address| {
             let text = self.address(address)?;
-            parse_ip_port(&text)
+            text.parse::<DestAddress>()
                 .map_err(|reason| {
                     self.fail(
                         &address.path,
@@ -890,7 +761,7 @@ impl Checker<'_> {
             .field_choice(node, "state", "state", STATES)
             .map_or(DestState::Active, |(_, s)| s);
 
-        let (addr, port) = address?;
+        let DestAddress { addr, port } = address?;
         if let (Some(family), Some(address_node)) = (service.family, &address_node) {
             // The kernel mixes families only through a tunnel.
             if Family::of(&addr) != family && forward != Forward::Tunnel {
@@ -972,87 +843,4 @@ impl Checker<'_> {
             flags,
         }
     }
-}
-
-/// `tcp://IP[:PORT]`, `udp://...`, `sctp://...` (IPv6 as `[IP]`), `fwmark:N`, `fwmark6:N`.
-fn parse_service_address(text: &str) -> Result<ServiceAddress, String> {
-    // ipvsctl tolerates a trailing slash or blank (`tcp://10.0.0.1:80/`).
-    let text = text.trim_end_matches(['/', ' ']);
-    if let Some(mark) = text.strip_prefix("fwmark6:") {
-        return Ok(ServiceAddress::Fwmark(Family::Inet6, parse_fwmark(mark)?));
-    }
-    if let Some(mark) = text.strip_prefix("fwmark:") {
-        return Ok(ServiceAddress::Fwmark(Family::Inet, parse_fwmark(mark)?));
-    }
-    let Some((scheme, rest)) = text.split_once("://") else {
-        return Err(
-            "expected PROTOCOL://IP[:PORT] (tcp, udp, sctp; IPv6 as [IP]), fwmark:N or fwmark6:N"
-                .to_owned(),
-        );
-    };
-    let protocol = match scheme {
-        "tcp" => Protocol::Tcp,
-        "udp" => Protocol::Udp,
-        "sctp" => Protocol::Sctp,
-        other => return Err(format!("protocol \"{other}\" is not one of tcp, udp, sctp")),
-    };
-    let (addr, port) = parse_ip_port(rest)?;
-    Ok(ServiceAddress::Ip {
-        protocol,
-        addr,
-        port,
-    })
-}
-
-fn parse_fwmark(text: &str) -> Result<u32, String> {
-    decimal(text)
-        .and_then(|mark| u32::try_from(mark).ok())
-        .filter(|mark| *mark != 0)
-        .ok_or_else(|| format!("fwmark \"{text}\" is not a number in 1..{}", u32::MAX))
-}
-
-/// `IPv4[:PORT]`, `[IPv6][:PORT]` or a bare IPv6 address.
-fn parse_ip_port(text: &str) -> Result<(IpAddr, Option<u16>), String> {
-    if let Some(bracketed) = text.strip_prefix('[') {
-        let (ip, after) = bracketed.split_once(']').ok_or("\"[\" without \"]\"")?;
-        let ip: Ipv6Addr = ip
-            .parse()
-            .map_err(|_| format!("\"{ip}\" is not an IPv6 address"))?;
-        let port = match after {
-            "" => None,
-            _ => Some(parse_port(
-                after
-                    .strip_prefix(':')
-                    .ok_or("expected \":PORT\" after \"]\"")?,
-            )?),
-        };
-        return Ok((IpAddr::V6(ip), port));
-    }
-    if let Ok(ip) = text.parse::<IpAddr>() {
-        return Ok((ip, None));
-    }
-    let (ip, port) = text.rsplit_once(':').unwrap_or((text, ""));
-    let ip: Ipv4Addr = ip
-        .parse()
-        .map_err(|_| format!("\"{ip}\" is not an IP address (IPv4, or IPv6 in brackets)"))?;
-    Ok((IpAddr::V4(ip), Some(parse_port(port)?)))
-}
-
-fn parse_port(text: &str) -> Result<u16, String> {
-    decimal(text)
-        .and_then(|port| u16::try_from(port).ok())
-        .ok_or_else(|| {
-            format!(
-                "port \"{text}\" is not a number in {}",
-                range_text(&ANY_PORT)
-            )
-        })
-}
-
-/// Digits only (no sign, no blanks); leading zeros are fine (`0080` is 80).
-fn decimal(text: &str) -> Option<u64> {
-    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    text.parse().ok()
 }

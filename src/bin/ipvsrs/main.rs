@@ -11,7 +11,6 @@
 mod params_url;
 
 use std::io::Read;
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -19,7 +18,7 @@ use std::time::Duration;
 use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::yaml::{self, to_yaml, Params};
 use ipvsrs::desired::DesiredTable;
-use ipvsrs::model::{DestKey, Family, Protocol, ServiceKey};
+use ipvsrs::model::{DestKey, ServiceKey};
 use ipvsrs::Handle;
 use serde_yaml::{Mapping, Value};
 
@@ -439,31 +438,13 @@ fn get(args: &Args) -> Result<(), Failure> {
     Ok(())
 }
 
-/// `tcp://IP:PORT`, `udp://...`, `sctp://...` (IPv6 in brackets), `fwmark:N`, `fwmark6:N`.
-fn parse_service(text: &str) -> Option<ServiceKey> {
-    for (prefix, family) in [("fwmark6:", Family::Inet6), ("fwmark:", Family::Inet)] {
-        if let Some(mark) = text.strip_prefix(prefix) {
-            return Some(ServiceKey::fwmark(family, mark.parse().ok()?));
-        }
-    }
-    let (scheme, rest) = text.split_once("://")?;
-    let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
-        .into_iter()
-        .find(|p| p.name() == scheme)?;
-    let socket: SocketAddr = rest.trim_end_matches('/').parse().ok()?;
-    Some(ServiceKey::Addr {
-        protocol,
-        addr: socket.ip(),
-        port: socket.port(),
-    })
-}
-
 /// A required option's value, parsed.
-fn required<T>(args: &Args, name: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T, Failure> {
+fn required<T: std::str::FromStr<Err = String>>(args: &Args, name: &str) -> Result<T, Failure> {
     let text = args
         .value(name)
         .ok_or_else(|| fail(USAGE_ERROR, format!("weight needs {name}")))?;
-    parse(text).ok_or_else(|| fail(USAGE_ERROR, format!("{name} {text:?} is not valid")))
+    text.parse()
+        .map_err(|e| fail(USAGE_ERROR, format!("{name} {text:?}: {e}")))
 }
 
 fn weight(args: &Args) -> Result<(), Failure> {
@@ -474,10 +455,15 @@ fn weight(args: &Args) -> Result<(), Failure> {
         .and_then(|w| w.parse().ok())
         .filter(|w| (0..=65535).contains(w))
         .ok_or_else(|| fail(USAGE_ERROR, "weight needs a WEIGHT in 0..65535"))?;
-    let service = required(args, "--service", parse_service)?;
-    let dest_key = required(args, "--destination", |t| t.parse::<SocketAddr>().ok())?;
+    let service: ServiceKey = required(args, "--service")?;
+    let dest_key: DestKey = required(args, "--destination")?;
     let seconds: u32 = match args.value("--time") {
-        Some(_) => required(args, "--time", |t| t.parse().ok())?,
+        Some(text) => text.parse().map_err(|_| {
+            fail(
+                USAGE_ERROR,
+                format!("--time {text:?} is not a number of seconds"),
+            )
+        })?,
         None => 0,
     };
     let mut handle = open()?;
@@ -487,7 +473,7 @@ fn weight(args: &Args) -> Result<(), Failure> {
     let mut dest = dests
         .into_iter()
         .map(|entry| entry.dest)
-        .find(|d| d.addr == dest_key.ip() && d.port == dest_key.port())
+        .find(|d| d.key() == dest_key)
         .ok_or_else(|| fail(KERNEL, format!("{service} has no destination {dest_key}")))?;
     let start = i64::from(dest.weight);
     for step in 1..=seconds.max(1) {

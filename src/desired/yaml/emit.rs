@@ -2,13 +2,12 @@
 //! so applying its output to the same kernel changes nothing.
 
 use std::fmt::Write;
-use std::net::{IpAddr, Ipv4Addr};
 
-use super::{CHECKSUMS, FLAGS, FORWARDS, TUNNEL_TYPES};
 use crate::desired::diff::KernelTable;
-use crate::model::{
-    Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts, Tunnel,
+use crate::desired::names::{
+    daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields,
 };
+use crate::model::{Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts};
 
 /// The table as model YAML: the timeouts (unless all are 0), the running sync daemons
 /// (none: no `daemons` section, so the model leaves daemons alone), then the services and
@@ -66,33 +65,6 @@ fn write_daemon(out: &mut String, d: &Daemon) {
     let _ = writeln!(out, "  - {{ {} }}", fields.join(", "));
 }
 
-/// A daemon's sync id and the settings it gives, by their model names; an unset one (0,
-/// no group) takes the kernel's default and is left out.
-pub(crate) fn daemon_settings(d: &Daemon) -> Vec<(&'static str, String)> {
-    let mut settings = vec![("syncid", d.sync_id.to_string())];
-    if d.sync_maxlen != 0 {
-        settings.push(("maxlen", d.sync_maxlen.to_string()));
-    }
-    if let Some(group) = d.mcast_group {
-        settings.push(("group", group.to_string()));
-    }
-    if d.mcast_port != 0 {
-        settings.push(("port", d.mcast_port.to_string()));
-    }
-    if d.mcast_ttl != 0 {
-        settings.push(("ttl", d.mcast_ttl.to_string()));
-    }
-    settings
-}
-
-/// The model's name for `value` in one of the parser's tables.
-fn name_of<T: Copy + PartialEq>(choices: &[(&'static str, T)], value: T) -> Option<&'static str> {
-    choices
-        .iter()
-        .find(|(_, v)| *v == value)
-        .map(|(name, _)| *name)
-}
-
 fn write_service(out: &mut String, service: &Service) {
     let _ = writeln!(out, "  - address: \"{}\"", service.key);
     let _ = writeln!(out, "    sched: {}", service.scheduler);
@@ -106,34 +78,6 @@ fn write_service(out: &mut String, service: &Service) {
             "    persistence: {{ {} }}",
             persistence(service).join(", ")
         );
-    }
-}
-
-/// Names of the set flags. The scheduler flag bits are shared: they are named after the
-/// scheduler that uses them (`sh-port`, `mh-port`), else `flag-N`.
-pub(crate) fn flag_names(service: &Service) -> Vec<&'static str> {
-    FLAGS
-        .iter()
-        .filter(|(_, flag)| {
-            let owner_fits = match flag.scheduler {
-                Some(scheduler) => scheduler == service.scheduler,
-                None => {
-                    !matches!(service.scheduler.as_str(), "sh" | "mh")
-                        || flag.bits == ServiceFlags::SCHED3
-                        || flag.bits == ServiceFlags::ONEPACKET
-                }
-            };
-            owner_fits && service.flags.contains(flag.bits)
-        })
-        .map(|(name, _)| *name)
-        .collect()
-}
-
-/// The persistence granularity as the model writes it: an IPv4 netmask, an IPv6 prefix.
-pub(crate) fn netmask_text(service: &Service) -> String {
-    match service.key.family() {
-        crate::model::Family::Inet => IpAddr::V4(Ipv4Addr::from(service.netmask)).to_string(),
-        crate::model::Family::Inet6 => service.netmask.to_string(),
     }
 }
 
@@ -165,26 +109,4 @@ fn write_dest(out: &mut String, dest: &Destination) {
     if dest.forward == Forward::Tunnel {
         let _ = writeln!(out, "        tunnel: {{ {} }}", tunnel_fields(&dest.tunnel));
     }
-}
-
-/// The model's name of a forwarding method. The kernel's bypass has none (no client sets
-/// it); it reads as direct.
-pub(crate) fn forward_name(forward: Forward) -> &'static str {
-    name_of(FORWARDS, forward).unwrap_or("direct")
-}
-
-/// `type: gue, port: 6080, checksum: csum`: a destination's tunnel as the model writes it.
-pub(crate) fn tunnel_fields(tunnel: &Tunnel) -> String {
-    let mut fields = vec![format!(
-        "type: {}",
-        name_of(TUNNEL_TYPES, tunnel.kind).unwrap_or("ipip")
-    )];
-    if tunnel.port != 0 {
-        fields.push(format!("port: {}", tunnel.port));
-    }
-    fields.push(format!(
-        "checksum: {}",
-        name_of(CHECKSUMS, tunnel.flags).unwrap_or("nocsum")
-    ));
-    fields.join(", ")
 }
