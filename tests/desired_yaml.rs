@@ -377,7 +377,7 @@ fn missing_parameter_is_an_error_at_its_address() {
 fn yaml_syntax_error_has_its_position() {
     assert_eq!(
         errors("services:\n  - address: [1\n"),
-        vec!["3:1 YAML syntax: did not find expected ',' or ']'"]
+        vec!["2:14 YAML syntax: unclosed bracket '['"]
     );
     assert_eq!(
         errors(""),

@@ -2,11 +2,13 @@
 //! `${host.IFNAME_N}` and flattened keys (`${ports.web}`) from YAML or JSON files.
 //! Placeholders may nest: `${backends.${env.STAGE}}`.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
 
-use serde_yaml::Value;
+use super::reader::{Fatal, Item, Kind, Node, Reader, Resolved};
+use super::{Limits, ModelError};
 
 /// Where parameter values come from. The parser asks for a name without the `${` `}`
 /// (`env.PORT`, `host.eth0`, `ports.web`); `None` means unknown, which is a model error.
@@ -31,11 +33,8 @@ pub enum ParamFileError {
         path: String,
         source: std::io::Error,
     },
-    #[error("parameter file {path} is not YAML or JSON: {source}")]
-    Syntax {
-        path: String,
-        source: serde_yaml::Error,
-    },
+    #[error("parameter file {path} is not YAML or JSON: {error}")]
+    Syntax { path: String, error: ModelError },
 }
 
 /// The usual sources, chained in ipvsctl's order (first hit wins): interface addresses
@@ -95,12 +94,10 @@ impl Params {
     /// flattened with dots (`ports: {web: 8443}` gives `ports.web`), list items by index.
     /// `origin` names the document in errors.
     pub fn with_values_text(mut self, text: &str, origin: &str) -> Result<Params, ParamFileError> {
-        let doc: Value = serde_yaml::from_str(text).map_err(|source| ParamFileError::Syntax {
+        let flat = flatten_text(text).map_err(|fatal| ParamFileError::Syntax {
             path: origin.to_owned(),
-            source,
+            error: ModelError::at(fatal.at, fatal.message),
         })?;
-        let mut flat = HashMap::new();
-        flatten("", &doc, &mut flat);
         self.files.push(flat);
         Ok(self)
     }
@@ -142,54 +139,79 @@ impl ParamSource for Params {
     }
 }
 
-fn flatten(prefix: &str, value: &Value, out: &mut HashMap<String, String>) {
-    let join = |key: &str| {
-        if prefix.is_empty() {
-            key.to_owned()
-        } else {
-            format!("{prefix}.{key}")
-        }
+/// The document's scalars by their dotted paths (an empty text has none).
+fn flatten_text(text: &str) -> Result<HashMap<String, String>, Fatal> {
+    let limits = Limits::default();
+    super::check_size(text, &limits)?;
+    let mut reader = Reader::new(text, &limits);
+    let mut flat = HashMap::new();
+    if let Some(root) = reader.document()? {
+        flatten(&mut reader, String::new(), root, &mut flat)?;
+    }
+    reader.finish()?;
+    Ok(flat)
+}
+
+/// Adds `node` (whose items `reader` gives next) under `path`.
+fn flatten(
+    reader: &mut Reader,
+    path: String,
+    node: Node,
+    out: &mut HashMap<String, String>,
+) -> Result<(), Fatal> {
+    let join = |key: &str| match path.is_empty() {
+        true => key.to_owned(),
+        false => format!("{path}.{key}"),
     };
-    match value {
-        Value::Mapping(map) => {
-            for (key, child) in map {
-                if let Some(key) = scalar_text(key) {
-                    flatten(&join(&key), child, out);
+    match node.kind {
+        Kind::Scalar(scalar) => {
+            if scalar.resolve() != Resolved::Null {
+                out.insert(path, scalar.text.into_owned());
+            }
+        }
+        Kind::Seq => {
+            let mut index = 0usize;
+            while let Item::Node(item) = reader.next()? {
+                flatten(reader, join(&index.to_string()), item, out)?;
+                index += 1;
+            }
+        }
+        Kind::Map => {
+            while let Item::Node(key) = reader.next()? {
+                let Item::Node(value) = reader.next()? else {
+                    break;
+                };
+                match key.kind {
+                    // Values under keys that are collections have no name to look up.
+                    Kind::Seq | Kind::Map => {
+                        reader.skip_rest()?;
+                        if value.is_collection() {
+                            reader.skip_rest()?;
+                        }
+                    }
+                    Kind::Scalar(key) => flatten(reader, join(&key.text), value, out)?,
                 }
             }
         }
-        Value::Sequence(items) => {
-            for (index, child) in items.iter().enumerate() {
-                flatten(&join(&index.to_string()), child, out);
-            }
-        }
-        Value::Tagged(tagged) => flatten(prefix, &tagged.value, out),
-        scalar => {
-            if let Some(text) = scalar_text(scalar) {
-                out.insert(prefix.to_owned(), text);
-            }
-        }
     }
-}
-
-fn scalar_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
+    Ok(())
 }
 
 /// Replaces every `${name}` in `text`, innermost first so that names may be built from
 /// other parameters. Fails with a message naming the first unknown parameter.
-pub(crate) fn substitute(text: &str, params: &dyn ParamSource) -> Result<String, String> {
+pub(crate) fn substitute<'a>(
+    text: &'a str,
+    params: &dyn ParamSource,
+) -> Result<Cow<'a, str>, String> {
     // A value may itself contain `${`; the bound stops a parameter that expands to itself.
     const MAX_EXPANSIONS: usize = 64;
+    if !text.contains("${") {
+        return Ok(Cow::Borrowed(text));
+    }
     let mut out = text.to_owned();
     for _ in 0..MAX_EXPANSIONS {
         let Some(open) = out.find("${") else {
-            return Ok(out);
+            return Ok(Cow::Owned(out));
         };
         let Some(close) = out[open..].find('}').map(|i| open + i) else {
             return Err(format!(
