@@ -1,0 +1,33 @@
+//! A model and a parameter file, split at the first NUL byte: parsing either never panics,
+//! and every error has a position inside the text.
+#![no_main]
+
+use ipvsrs::desired::yaml::{parse, Params};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let (values, model) = match data.iter().position(|b| *b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (&[][..], data),
+    };
+    let (Ok(values), Ok(model)) = (std::str::from_utf8(values), std::str::from_utf8(model)) else {
+        return;
+    };
+    let params = Params::new()
+        .with_env_vars([("PORT", "8080"), ("VIP", "10.0.0.1"), ("NEST", "${env.PORT}")])
+        .with_interface("eth0", vec!["192.0.2.1".parse().unwrap()]);
+    let params = match params.with_values_text(values, "fuzz") {
+        Ok(params) => params,
+        Err(_) => return,
+    };
+    if let Err(errors) = parse(model, &params) {
+        assert!(!errors.0.is_empty());
+        // YAML breaks lines at \n, \r\n and a lone \r.
+        let lines = model.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;
+        for error in &errors.0 {
+            assert!(error.line >= 1 && error.column >= 1, "{error}");
+            assert!(error.line <= lines, "{error} (text has {lines} lines)");
+            assert!(error.message.len() <= 1024, "a message of {} bytes", error.message.len());
+        }
+    }
+});
