@@ -1,6 +1,6 @@
 //! The text forms of ownership scopes and allowed actions (CLI flags, C options).
 
-use ipvsrs::desired::diff::{Action, ScopeRule};
+use ipvsrs::desired::{Action, ScopeRule};
 use ipvsrs::model::Family;
 
 fn scope(text: &str) -> ScopeRule {

@@ -8,9 +8,9 @@ use super::handle::{ipvsrs_handle, on_handle};
 use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, pointer, CError};
 use crate::client::Handle;
-use crate::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use crate::desired::yaml::{self, Params};
 use crate::desired::DesiredTable;
+use crate::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 
 /// `model` is a file path, not YAML text.
 pub const IPVSRS_MODEL_PATH: c_uint = 1 << 0;

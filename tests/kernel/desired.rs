@@ -2,7 +2,7 @@
 //! scope, keep-weights, allowed actions, timeouts and sync daemons, and rollback of a
 //! failure at every position.
 
-use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
+use ipvsrs::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use ipvsrs::model::{
     Daemon, DaemonRole, Destination, Forward, Service, ServiceFlags, ServiceKey, Timeouts,

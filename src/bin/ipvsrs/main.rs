@@ -15,9 +15,9 @@ use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::yaml::{self, to_yaml, Params};
 use ipvsrs::desired::DesiredTable;
+use ipvsrs::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::model::{DestKey, ServiceKey};
 use ipvsrs::Handle;
 use serde_yaml::{Mapping, Value};
