@@ -164,57 +164,46 @@ fn kind(change: &Change) -> c_int {
     }
 }
 
-fn changeset(
-    changes: Vec<(Change, c_int)>,
-    rolled_back: bool,
-    current: &KernelTable,
-) -> ipvsrs_changeset {
-    let descriptions: Vec<CString> = changes
-        .iter()
-        .map(|(c, _)| CString::new(c.to_string()).unwrap_or_default())
-        .collect();
-    let service_of = |key| {
-        current
-            .services
-            .iter()
-            .map(|(s, _)| s)
-            .find(|s| s.key == key)
-            .map(ipvs_service_t::from)
+/// The C form of `change`. Its service and destination come from the change itself, so a
+/// destination of a new service reports that service's settings.
+fn item(change: &Change, result: c_int, description: &CStr) -> ipvsrs_change {
+    // SAFETY: the all-zero value of these plain C structs is a valid one.
+    let mut item = ipvsrs_change {
+        kind: kind(change),
+        service: unsafe { std::mem::zeroed() },
+        dest: unsafe { std::mem::zeroed() },
+        timeout: unsafe { std::mem::zeroed() },
+        daemon: unsafe { std::mem::zeroed() },
+        description: description.as_ptr(),
+        result,
     };
-    let items = changes
-        .iter()
-        .zip(&descriptions)
-        .map(|((change, result), description)| {
-            // SAFETY: the all-zero value of these plain C structs is a valid one.
-            let mut item = ipvsrs_change {
-                kind: kind(change),
-                service: unsafe { std::mem::zeroed() },
-                dest: unsafe { std::mem::zeroed() },
-                timeout: unsafe { std::mem::zeroed() },
-                daemon: unsafe { std::mem::zeroed() },
-                description: description.as_ptr(),
-                result: *result,
-            };
-            match change {
-                Change::AddService(s)
-                | Change::UpdateService { to: s, .. }
-                | Change::DelService { service: s, .. } => item.service = s.into(),
-                Change::AddDest { service, dest }
-                | Change::UpdateDest {
-                    service, to: dest, ..
-                }
-                | Change::DelDest { service, dest } => {
-                    item.service = service_of(*service).unwrap_or_else(|| {
-                        ipvs_service_t::from(&crate::model::Service::new(*service, ""))
-                    });
-                    item.dest = dest.into();
-                }
-                Change::UpdateTimeouts { to, .. } => item.timeout = to.into(),
-                Change::StartDaemon(d) | Change::StopDaemon(d) => item.daemon = d.into(),
-            }
-            item
-        })
-        .collect();
+    if let Some(service) = change.service() {
+        item.service = service.into();
+    }
+    if let Some(dest) = change.dest() {
+        item.dest = dest.into();
+    }
+    match change {
+        Change::UpdateTimeouts { to, .. } => item.timeout = to.into(),
+        Change::StartDaemon(d) | Change::StopDaemon(d) => item.daemon = d.into(),
+        _ => {}
+    }
+    item
+}
+
+/// Each change with its result code, converted one by one (each freed as it goes).
+fn changeset(
+    changes: impl ExactSizeIterator<Item = (Change, c_int)>,
+    rolled_back: bool,
+) -> ipvsrs_changeset {
+    let mut items = Vec::with_capacity(changes.len());
+    let mut descriptions = Vec::with_capacity(changes.len());
+    for (change, result) in changes {
+        // A CString's bytes stay put when the vector moves it.
+        let description = CString::new(change.to_string()).unwrap_or_default();
+        items.push(item(&change, result, &description));
+        descriptions.push(description);
+    }
     ipvsrs_changeset {
         items,
         _descriptions: descriptions,
@@ -229,17 +218,16 @@ fn run(handle: &mut Handle, req: Request) -> Result<(ipvsrs_changeset, bool), CE
     let current = KernelTable::read(handle)?;
     let changes = diff(&req.model, &current, &req.options);
     if req.dry_run {
-        let items = changes.into_iter().map(|c| (c, -1)).collect();
-        return Ok((changeset(items, false, &current), true));
+        let items = changes.into_iter().map(|c| (c, -1));
+        return Ok((changeset(items, false), true));
     }
     let report = apply(handle, changes, &req.allowed).map_err(|e| invalid(e.to_string()))?;
     let ok = report.succeeded();
     let items = report
         .results
         .into_iter()
-        .map(|(c, r)| (c, r.map_or_else(|e| e.errno(), |()| 0)))
-        .collect();
-    Ok((changeset(items, report.rolled_back, &current), ok))
+        .map(|(c, r)| (c, r.map_or_else(|e| e.errno(), |()| 0)));
+    Ok((changeset(items, report.rolled_back), ok))
 }
 
 /// Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the

@@ -2,34 +2,37 @@
 //! with ipvsctl's codes and names), and its one-line description.
 
 use std::fmt;
+use std::sync::Arc;
 
 use super::names::{daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields};
-use crate::model::{Daemon, Destination, Forward, Service, ServiceFlags, ServiceKey, Timeouts};
+use crate::model::{Daemon, Destination, Forward, Service, ServiceFlags, Timeouts};
 
-/// One step of a changeset. Updates and deletions carry what they replace, so a failed
-/// apply can put it back.
+/// One step of a changeset. Each carries the service it concerns with its settings (the
+/// new ones for an update): a service's own change and its destinations' share one
+/// `Arc`, so a large changeset holds each service once. Updates and deletions carry what
+/// they replace, so a failed apply can put it back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
-    AddService(Service),
+    AddService(Arc<Service>),
     UpdateService {
-        from: Service,
-        to: Service,
+        from: Box<Service>,
+        to: Arc<Service>,
     },
     DelService {
-        service: Service,
+        service: Arc<Service>,
         dests: Vec<Destination>,
     },
     AddDest {
-        service: ServiceKey,
+        service: Arc<Service>,
         dest: Destination,
     },
     UpdateDest {
-        service: ServiceKey,
+        service: Arc<Service>,
         from: Destination,
         to: Destination,
     },
     DelDest {
-        service: ServiceKey,
+        service: Arc<Service>,
         dest: Destination,
     },
     /// `to` holds every timeout (the model's, the kernel's where the model has none).
@@ -139,6 +142,30 @@ impl Change {
             Change::StopDaemon(_) => Action::StopDaemon,
         }
     }
+
+    /// The service the change concerns, with its settings (the new ones for an update);
+    /// `None` for timeouts and daemons.
+    pub fn service(&self) -> Option<&Service> {
+        match self {
+            Change::AddService(service)
+            | Change::UpdateService { to: service, .. }
+            | Change::DelService { service, .. }
+            | Change::AddDest { service, .. }
+            | Change::UpdateDest { service, .. }
+            | Change::DelDest { service, .. } => Some(service),
+            Change::UpdateTimeouts { .. } | Change::StartDaemon(_) | Change::StopDaemon(_) => None,
+        }
+    }
+
+    /// The destination of a destination change (its new settings for an update).
+    pub fn dest(&self) -> Option<&Destination> {
+        match self {
+            Change::AddDest { dest, .. }
+            | Change::UpdateDest { to: dest, .. }
+            | Change::DelDest { dest, .. } => Some(dest),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Change {
@@ -162,19 +189,21 @@ impl fmt::Display for Change {
             Change::AddDest { service, dest } => {
                 write!(
                     f,
-                    "add destination {} to {service} (weight {})",
+                    "add destination {} to {} (weight {})",
                     dest.key(),
+                    service.key,
                     dest.weight
                 )
             }
             Change::UpdateDest { service, from, to } => write!(
                 f,
-                "update destination {} of {service} ({})",
+                "update destination {} of {} ({})",
                 to.key(),
+                service.key,
                 dest_changes(from, to).join(", ")
             ),
             Change::DelDest { service, dest } => {
-                write!(f, "delete destination {} from {service}", dest.key())
+                write!(f, "delete destination {} from {}", dest.key(), service.key)
             }
             Change::UpdateTimeouts { from, to } => {
                 write!(

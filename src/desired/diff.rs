@@ -3,6 +3,7 @@
 //! and in a fixed order.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 // pub(super): yaml/emit.rs names the snapshot by this path.
 pub(super) use super::KernelTable;
@@ -126,37 +127,38 @@ pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions
         if options.owns(&service.key) && !wanted.contains(&service.key) {
             let dests = dests.iter().map(|d| d.dest.clone()).collect();
             changes.push(Change::DelService {
-                service: service.clone(),
+                service: Arc::new(service.clone()),
                 dests,
             });
         }
     }
     for want in &desired.services {
-        let key = want.service.key;
-        let Some((have, have_dests)) = kernel.get(&key).copied() else {
-            changes.push(Change::AddService(want.service.clone()));
+        // The model's service, shared by its change and its destinations'.
+        let service = Arc::new(want.service.clone());
+        let Some((have, have_dests)) = kernel.get(&service.key).copied() else {
+            changes.push(Change::AddService(service.clone()));
             for d in want.dests.iter().filter(|d| d.state != DestState::Draining) {
                 changes.push(Change::AddDest {
-                    service: key,
+                    service: service.clone(),
                     dest: effective(&d.dest, d.state),
                 });
             }
             continue;
         };
-        if !same_settings(have, &want.service) {
+        if !same_settings(have, &service) {
             changes.push(Change::UpdateService {
-                from: have.clone(),
-                to: want.service.clone(),
+                from: Box::new(have.clone()),
+                to: service.clone(),
             });
         }
-        diff_dests(key, &want.dests, have_dests, options, &mut changes);
+        diff_dests(&service, &want.dests, have_dests, options, &mut changes);
     }
     diff_globals(desired, current, &mut changes);
     changes
 }
 
 fn diff_dests(
-    service: ServiceKey,
+    service: &Arc<Service>,
     wanted: &[DesiredDest],
     have: &[DestEntry],
     options: &DiffOptions,
@@ -172,11 +174,11 @@ fn diff_dests(
         };
         match wanted_by_key.get(&entry.dest.key()) {
             None => changes.push(Change::DelDest {
-                service,
+                service: service.clone(),
                 dest: entry.dest.clone(),
             }),
             Some(d) if drained(d) => changes.push(Change::DelDest {
-                service,
+                service: service.clone(),
                 dest: entry.dest.clone(),
             }),
             Some(_) => {}
@@ -186,7 +188,7 @@ fn diff_dests(
         let Some(entry) = have_by_key.get(&want.dest.key()) else {
             if want.state != DestState::Draining {
                 changes.push(Change::AddDest {
-                    service,
+                    service: service.clone(),
                     dest: effective(&want.dest, want.state),
                 });
             }
@@ -201,7 +203,7 @@ fn diff_dests(
         }
         if normalised(&entry.dest) != to {
             changes.push(Change::UpdateDest {
-                service,
+                service: service.clone(),
                 from: entry.dest.clone(),
                 to,
             });

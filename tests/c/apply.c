@@ -32,6 +32,10 @@ static void dry_run_then_apply(void)
     c = ipvsrs_changeset_next(cs);
     CHECK(c != NULL && c->kind == IPVSRS_CHANGE_ADD_DEST && c->dest.weight == 5);
     CHECK(c != NULL && c->dest.conn_flags == IP_VS_CONN_F_MASQ && ntohs(c->dest.port) == 8080);
+    /* A destination of a service the same changeset adds reports that service, settings
+     * and all, though the kernel does not have it yet. */
+    CHECK(c != NULL && strcmp(c->service.sched_name, "wrr") == 0 && ntohs(c->service.port) == 80);
+    CHECK(c != NULL && c->service.af == AF_INET && c->service.protocol == IPPROTO_TCP);
     CHECK(ipvsrs_changeset_next(cs) != NULL && ipvsrs_changeset_next(cs) == NULL);
     ipvsrs_changeset_free(cs);
     CHECK(count_services() == 0);

@@ -2,6 +2,8 @@
 //! scope, keep-weights, allowed actions, timeouts and sync daemons, and rollback of a
 //! failure at every position.
 
+use std::sync::Arc;
+
 use ipvsrs::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use ipvsrs::model::{
@@ -289,7 +291,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
     assert_eq!(kinds.len(), 10, "{changes:?}");
     let before = snapshot(&mut h);
     let poison = Change::AddDest {
-        service: tcp("10.0.0.1"),
+        service: Arc::new(Service::new(tcp("10.0.0.1"), "wrr")),
         dest: Destination::new(ip("224.0.0.1"), 80, Forward::Route),
     };
     for position in 0..=changes.len() {

@@ -364,12 +364,11 @@ fn changeset_yaml(changes: &[Change]) -> String {
             let mut item = Mapping::new();
             item.insert(text("type"), text(change.action().name()));
             item.insert(text("description"), text(&change.to_string()));
-            let (service, dest) = change_objects(change);
-            if let Some(service) = service {
-                item.insert(text("service"), text(&service.to_string()));
+            if let Some(service) = change.service() {
+                item.insert(text("service"), text(&service.key.to_string()));
             }
-            if let Some(dest) = dest {
-                item.insert(text("destination"), text(&dest.to_string()));
+            if let Some(dest) = change.dest() {
+                item.insert(text("destination"), text(&dest.key().to_string()));
             }
             Value::Mapping(item)
         })
@@ -379,23 +378,6 @@ fn changeset_yaml(changes: &[Change]) -> String {
         root.insert(text("items"), Value::Sequence(items));
     }
     serde_yaml::to_string(&root).expect("a mapping of strings serialises")
-}
-
-/// The service and the destination a change concerns.
-fn change_objects(change: &Change) -> (Option<ServiceKey>, Option<DestKey>) {
-    match change {
-        Change::AddService(s)
-        | Change::UpdateService { to: s, .. }
-        | Change::DelService { service: s, .. } => (Some(s.key), None),
-        Change::AddDest { service, dest }
-        | Change::UpdateDest {
-            service, to: dest, ..
-        }
-        | Change::DelDest { service, dest } => (Some(*service), Some(dest.key())),
-        Change::UpdateTimeouts { .. } | Change::StartDaemon(_) | Change::StopDaemon(_) => {
-            (None, None)
-        }
-    }
 }
 
 fn run_apply(args: &Args) -> Result<(), Failure> {
