@@ -39,8 +39,9 @@ pub struct ipvsrs_apply_options {
     /// (add/update/delete service/destination), ut (update timeouts), ay, dy (add/delete a
     /// sync daemon); NULL or "*" for all. A changeset needing another is refused whole.
     pub allowed_actions: *const c_char,
-    /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100"; others are
-    /// left alone. NULL or "" for the whole table.
+    /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100,udp://10.0.1.0/24"
+    /// (a service key such as "tcp://10.0.0.1:80" owns that service); others are left
+    /// alone. NULL or "" for the whole table.
     pub scope: *const c_char,
 }
 

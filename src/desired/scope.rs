@@ -2,14 +2,19 @@
 //! options' `scope`); services outside it are left alone.
 
 use std::net::IpAddr;
+use std::str::FromStr;
 
-use crate::model::{Family, ServiceKey};
+use crate::model::{
+    decimal, parse_fwmark, parse_port, parse_protocol, split_endpoint, Family, Protocol, ServiceKey,
+};
 
-/// A part of the kernel's table that a model owns: an address block (optionally one
-/// protocol and a port range) or a range of firewall marks.
+/// A part of the kernel's table that a model owns: an address block (optionally of one
+/// protocol, and a port range) or a range of firewall marks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ScopeRule {
     Addresses {
+        /// `None`: every protocol.
+        protocol: Option<Protocol>,
         network: IpAddr,
         prefix: u8,
         ports: (u16, u16),
@@ -26,12 +31,21 @@ impl ScopeRule {
         match (self, key) {
             (
                 ScopeRule::Addresses {
+                    protocol,
                     network,
                     prefix,
                     ports,
                 },
-                ServiceKey::Addr { addr, port, .. },
-            ) => in_network(addr, network, *prefix) && (ports.0..=ports.1).contains(port),
+                ServiceKey::Addr {
+                    protocol: p,
+                    addr,
+                    port,
+                },
+            ) => {
+                protocol.is_none_or(|wanted| wanted == *p)
+                    && in_network(addr, network, *prefix)
+                    && (ports.0..=ports.1).contains(port)
+            }
             (ScopeRule::Fwmarks { family, marks }, ServiceKey::Fwmark { family: f, mark }) => {
                 family == f && (marks.0..=marks.1).contains(mark)
             }
@@ -54,65 +68,83 @@ fn in_network(addr: &IpAddr, network: &IpAddr, prefix: u8) -> bool {
     alen == nlen && a & mask == n & mask
 }
 
-impl std::str::FromStr for ScopeRule {
+impl FromStr for ScopeRule {
     type Err = String;
 
-    /// `10.0.0.0/24`, `10.0.0.0/24:80`, `[2001:db8::]/32:80-443`, `fwmark:1-100`,
-    /// `fwmark6:7`. A bare address is a host; no ports means all of them.
-    fn from_str(text: &str) -> std::result::Result<ScopeRule, String> {
-        let range = |s: &str| -> Option<(u64, u64)> {
-            match s.split_once('-') {
-                Some((a, b)) => Some((a.parse().ok()?, b.parse().ok()?)),
-                None => s.parse().ok().map(|v| (v, v)),
-            }
-        };
-        let bad = || {
+    /// The address pieces are a model's (protocols, IPv4, IPv6 in brackets, ports,
+    /// fwmarks), with a prefix after the address and ranges of ports and marks:
+    /// `10.0.0.0/24`, `udp://10.0.0.0/24:53`, `[2001:db8::]/32:80-443`, `2001:db8::/32`,
+    /// `fwmark:1-100`, `fwmark6:7`. So a service key (`tcp://10.0.0.1:80`, `fwmark:7`) is
+    /// the scope of that one service. No prefix: a host; no ports: all of them.
+    fn from_str(text: &str) -> Result<ScopeRule, String> {
+        scope(text).map_err(|why| {
             format!(
-                "{text:?} is not a scope (10.0.0.0/24[:PORT[-PORT]], fwmark:N[-M], fwmark6:N[-M])"
+                "scope {text:?}: {why}; expected [PROTOCOL://]ADDRESS[/PREFIX][:PORT[-PORT]], \
+                 fwmark:N[-M] or fwmark6:N[-M]"
             )
-        };
-        for (prefix, family) in [("fwmark:", Family::Inet), ("fwmark6:", Family::Inet6)] {
-            if let Some(marks) = text.strip_prefix(prefix) {
-                let (a, b) = range(marks)
-                    .filter(|(a, b)| a <= b && *b <= u64::from(u32::MAX))
-                    .ok_or_else(bad)?;
-                return Ok(ScopeRule::Fwmarks {
-                    family,
-                    marks: (a as u32, b as u32),
-                });
-            }
-        }
-        let (net, ports) = match text.rsplit_once(':') {
-            Some((net, ports))
-                if !net.ends_with(':') && (net.contains('.') || net.contains(']')) =>
-            {
-                (net, Some(ports))
-            }
-            _ => (text, None),
-        };
-        let ports = match ports {
-            Some(p) => range(p)
-                .filter(|(a, b)| a <= b && *b <= 65535)
-                .ok_or_else(bad)?,
-            None => (0, 65535),
-        };
-        let net = net.replace(['[', ']'], "");
-        let (addr, prefix) = match net.split_once('/') {
-            Some((a, p)) => (
-                a.parse::<IpAddr>().map_err(|_| bad())?,
-                Some(p.parse::<u8>().map_err(|_| bad())?),
-            ),
-            None => (net.parse::<IpAddr>().map_err(|_| bad())?, None),
-        };
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = prefix.unwrap_or(max);
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(ScopeRule::Addresses {
-            network: addr,
-            prefix,
-            ports: (ports.0 as u16, ports.1 as u16),
         })
     }
+}
+
+fn scope(text: &str) -> Result<ScopeRule, String> {
+    for (prefix, family) in [("fwmark:", Family::Inet), ("fwmark6:", Family::Inet6)] {
+        if let Some(marks) = text.strip_prefix(prefix) {
+            return Ok(ScopeRule::Fwmarks {
+                family,
+                marks: range(marks, parse_fwmark)?,
+            });
+        }
+    }
+    let (protocol, rest) = match text.split_once("://") {
+        Some((scheme, rest)) => (Some(parse_protocol(scheme)?), rest),
+        None => (None, text),
+    };
+    // The prefix sits between the address and its ports: without it, what is left is an
+    // address as a model writes it.
+    let (endpoint, prefix) = match rest.split_once('/') {
+        Some((address, after)) => {
+            let digits = after.find(':').map_or(after, |colon| &after[..colon]);
+            let prefix = decimal(digits)
+                .and_then(|p| u8::try_from(p).ok())
+                .ok_or_else(|| format!("prefix \"/{digits}\" is not a number of bits"))?;
+            (format!("{address}{}", &after[digits.len()..]), Some(prefix))
+        }
+        None => (rest.to_owned(), None),
+    };
+    let (network, ports) = split_endpoint(&endpoint)?;
+    let bits = if network.is_ipv4() { 32 } else { 128 };
+    let prefix = prefix.unwrap_or(bits);
+    if prefix > bits {
+        return Err(format!(
+            "prefix /{prefix} is longer than the address ({bits} bits)"
+        ));
+    }
+    let ports = match ports {
+        Some(ports) => range(ports, parse_port)?,
+        None => (0, u16::MAX),
+    };
+    Ok(ScopeRule::Addresses {
+        protocol,
+        network,
+        prefix,
+        ports,
+    })
+}
+
+/// `N` or `N-M` with N <= M, each end parsed by `parse`.
+fn range<T: Ord + Copy>(
+    text: &str,
+    parse: fn(&str) -> Result<T, String>,
+) -> Result<(T, T), String> {
+    let (first, last) = match text.split_once('-') {
+        Some((first, last)) => (parse(first)?, parse(last)?),
+        None => {
+            let only = parse(text)?;
+            (only, only)
+        }
+    };
+    if first > last {
+        return Err(format!("the range \"{text}\" is empty"));
+    }
+    Ok((first, last))
 }

@@ -161,6 +161,7 @@ fn services_outside_the_scope_are_left_alone() {
     ns.ipvsadm(&["-A", "-t", "192.168.9.9:443", "-s", "rr"]);
     ns.ipvsadm(&["-A", "-t", "10.0.0.9:80", "-s", "rr"]);
     let scope = vec![ScopeRule::Addresses {
+        protocol: None,
         network: ip("10.0.0.0"),
         prefix: 24,
         ports: (1, 65535),

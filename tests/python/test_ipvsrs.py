@@ -358,6 +358,31 @@ class Failures(IpvsTest):
         self.assertEqual(saved(), MODEL_SAVED[:5] + [foreign] + MODEL_SAVED[5:])
 
 
+class OneGrammar(IpvsTest):
+    def test_printed_keys_name_their_services_as_scopes_and_in_models(self):
+        self.apply_model()
+        keys = sorted(s.key for s in self.handle.services())
+        self.assertIn("tcp://[2001:db8::1]:443", keys)
+        for key in keys:
+            changes = self.handle.diff_yaml("{}", scope=key)
+            self.assertEqual([(c.kind, c.service) for c in changes], [("delete-service", key)])
+        model = "services:\n" + "".join(f'  - address: "{key}"\n' for key in keys)
+        # Every service is there already: its settings and destinations change, nothing else.
+        kinds = {c.kind for c in self.handle.diff_yaml(model)}
+        self.assertLessEqual(kinds, {"update-service", "delete-destination"})
+        self.assertEqual(saved(), MODEL_SAVED)
+
+    def test_fwmark_0_is_refused_everywhere(self):
+        for call in (
+            lambda: self.handle.diff_yaml("services:\n  - address: fwmark:0\n"),
+            lambda: self.handle.diff_yaml("{}", scope="fwmark:0"),
+        ):
+            with self.assertRaises(ipvsrs.IpvsError) as caught:
+                call()
+            self.assertEqual(caught.exception.errno, errno.EINVAL)
+            self.assertIn('fwmark "0" is not a number in 1..4294967295', caught.exception.message)
+
+
 class HandleMisuse(unittest.TestCase):
     def test_closed_handle_raises(self):
         ipvsadm("-C")

@@ -46,7 +46,8 @@ Options:
                            or destination), ut (timeouts), ay,dy (add/delete a sync
                            daemon), or * (default); a changeset needing any other action
                            is refused whole
-  --scope=RULES            the services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9;
+  --scope=RULES            the services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9,
+                           udp://10.0.1.0/24, tcp://[2001:db8::1]:443 (a service's own key);
                            others are left alone (default: the whole table)
   --dry-run                print the changes, change nothing
 
