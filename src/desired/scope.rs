@@ -26,6 +26,14 @@ pub enum ScopeRule {
 }
 
 impl ScopeRule {
+    /// Rules from a comma list (`--scope`, the C options' `scope`); blank text for none.
+    pub fn parse_list(text: &str) -> Result<Vec<ScopeRule>, String> {
+        if text.trim().is_empty() {
+            return Ok(Vec::new());
+        }
+        text.split(',').map(|rule| rule.trim().parse()).collect()
+    }
+
     /// Whether the service `key` is in this part of the table.
     pub fn covers(&self, key: &ServiceKey) -> bool {
         match (self, key) {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use crate::support::Netns;
 
 /// The test cases of tests/python/test_ipvsrs.py.
-const PYTHON_TESTS: usize = 20;
+const PYTHON_TESTS: usize = 23;
 
 /// The installed `libipvsrs.so.0`: the stage `make c-tests` built the binaries of
 /// IPVSRS_C_TESTS (`target/c-tests`) against, `target/stage/usr/lib`.
