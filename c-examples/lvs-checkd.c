@@ -135,7 +135,7 @@ static ipvs_dest_t dest_of(const ipvs_dest_entry_t *e)
  * them; each server starts in service. */
 static struct service *load(ipvsrs_handle *h, const char *model, size_t *count)
 {
-    ipvsrs_apply_options apply = { IPVSRS_MODEL_PATH, NULL, NULL };
+    ipvsrs_apply_options apply = { .flags = IPVSRS_MODEL_PATH };
     ipvsrs_changeset *cs = NULL;
     int failed = ipvs_apply_yaml(h, model, &apply, &cs);
     const ipvsrs_change *c;

@@ -45,6 +45,18 @@
  */
 #define IPVSRS_APPLY_KEEP_WEIGHTS (1 << 2)
 
+/**
+ * Resolve `${env.NAME}` in the model from the process's environment.
+ */
+#define IPVSRS_PARAMS_ENV (1 << 3)
+
+/**
+ * Resolve `${host.IFNAME}` (the interface's first address) and `${host.IFNAME_N}` (its
+ * address N, from 0) from the interfaces of the calling thread's network namespace,
+ * which need not be the handle's.
+ */
+#define IPVSRS_PARAMS_NETWORK (1 << 4)
+
 #define IPVSRS_CHANGE_ADD_SERVICE 1
 
 #define IPVSRS_CHANGE_UPDATE_SERVICE 2
@@ -196,12 +208,19 @@ typedef struct ipvsrs_handle ipvsrs_handle;
 typedef struct ipvsrs_service_iter ipvsrs_service_iter;
 
 /**
- * Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults
- * (all flags off, every action allowed, the whole table owned).
+ * Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults (all
+ * flags off, every action allowed, the whole table owned, no parameter sources).
+ *
+ * Parameters: every source of `${...}` values is off unless enabled here, as with the
+ * `ipvsrs --params-*` options and in ipvsctl: `${env.NAME}` needs `IPVSRS_PARAMS_ENV`,
+ * `${host.IFNAME}` needs `IPVSRS_PARAMS_NETWORK`, and `${KEY.PATH}` a file in
+ * `params_files`. A parameter that no enabled source knows makes the model invalid. The
+ * enabled sources are asked in this order, the first that knows a name wins: interfaces,
+ * environment, files in the order listed.
  */
 typedef struct ipvsrs_apply_options {
   /**
-   * `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_DRY_RUN`, `IPVSRS_APPLY_KEEP_WEIGHTS`, or-ed.
+   * `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_*`, `IPVSRS_PARAMS_*`, or-ed; others are EINVAL.
    */
   unsigned int flags;
   /**
@@ -211,10 +230,17 @@ typedef struct ipvsrs_apply_options {
    */
   const char *allowed_actions;
   /**
-   * The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100"; others are
-   * left alone. NULL or "" for the whole table.
+   * The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100,udp://10.0.1.0/24"
+   * (a service key such as "tcp://10.0.0.1:80" owns that service); others are left
+   * alone. NULL or "" for the whole table.
    */
   const char *scope;
+  /**
+   * YAML or JSON files of parameter values, nested keys joined with dots and list items
+   * by index (`${backends.web.0}`): a NULL-terminated array of paths, or NULL for none.
+   * Read during the call; the caller keeps them.
+   */
+  const char *const *params_files;
 } ipvsrs_apply_options;
 
 /**
@@ -545,15 +571,22 @@ const char *ipvsrs_last_error(void);
 /**
  * Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the
  * YAML `model` (text, or a file path with `IPVSRS_MODEL_PATH`), with `opts` (NULL for
- * the defaults). All or nothing: if any step fails, the steps done are undone.
+ * the defaults; see `ipvsrs_apply_options` for which parameter sources are on). All or
+ * nothing: if any step fails, the steps done are undone.
  *
- * Returns 0 when the table matches the model. Returns -1 with errno `EINVAL` when the
- * model is invalid (`ipvsrs_last_error()` lists every error, one per line, each with its
- * line and column) or needs an action `opts` does not allow, in both cases before
- * anything is changed; or with the failing step's errno after a rollback.
+ * Returns 0 when the table matches the model. Returns -1 with errno, and
+ * `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
+ * model is invalid (every error, one a line, each with its line and column), when `opts`
+ * is, or when the changeset needs an action `opts` does not allow; the system's errno
+ * when the model or a parameter file cannot be read (`ENOENT`); the kernel's when the
+ * table cannot be read. After a rollback: -1 with the failing step's errno.
  * If `changes_out` is not NULL it receives the changeset (each item with its result), to
  * release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
- * NULL when no changeset was computed. Thread-safe.
+ * NULL when no changeset was computed.
+ *
+ * Thread-safe. The handle (or the libipvs connection) is locked for the whole call. The
+ * model is parsed on a second thread while the table is read; that thread ends before
+ * the call returns, so the process may fork after it.
  */
 int ipvs_apply_yaml(struct ipvsrs_handle *h,
                     const char *model,
@@ -562,9 +595,11 @@ int ipvs_apply_yaml(struct ipvsrs_handle *h,
 
 /**
  * The changeset that would make the table (on `h`, or the libipvs connection when NULL)
- * match `model`, computed without changing anything (each item's `result` is -1).
- * Returns it (release with `ipvsrs_changeset_free`), or NULL with errno (`EINVAL` for an
- * invalid model; `ipvsrs_last_error()` lists the errors with line and column).
+ * match `model`, computed without changing anything (each item's `result` is -1), with
+ * `opts` as `ipvs_apply_yaml` takes them (the allowed actions are not checked).
+ * Returns it (release with `ipvsrs_changeset_free`), or NULL with errno as
+ * `ipvs_apply_yaml` sets it (`EINVAL` for an invalid model; `ipvsrs_last_error()` lists
+ * the errors with line and column). Thread-safe, as `ipvs_apply_yaml`.
  */
 struct ipvsrs_changeset *ipvsrs_diff_yaml(struct ipvsrs_handle *h,
                                           const char *model,

@@ -81,6 +81,13 @@ impl Protocol {
             Protocol::Sctp => "sctp",
         }
     }
+
+    /// The protocol a service address names: `tcp`, `udp` or `sctp`.
+    pub fn from_name(name: &str) -> Option<Protocol> {
+        [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
+            .into_iter()
+            .find(|p| p.name() == name)
+    }
 }
 
 /// What identifies a virtual service in the kernel.
@@ -514,10 +521,7 @@ impl std::str::FromStr for ServiceAddress {
                     .to_owned(),
             );
         };
-        let protocol = [Protocol::Tcp, Protocol::Udp, Protocol::Sctp]
-            .into_iter()
-            .find(|p| p.name() == scheme)
-            .ok_or_else(|| format!("protocol \"{scheme}\" is not one of tcp, udp, sctp"))?;
+        let protocol = parse_protocol(scheme)?;
         let DestAddress { addr, port } = rest.parse()?;
         Ok(ServiceAddress::Ip {
             protocol,
@@ -560,34 +564,10 @@ impl std::str::FromStr for DestAddress {
     type Err = String;
 
     fn from_str(text: &str) -> Result<DestAddress, String> {
-        if let Some(bracketed) = text.strip_prefix('[') {
-            let (ip, after) = bracketed.split_once(']').ok_or("\"[\" without \"]\"")?;
-            let ip: Ipv6Addr = ip
-                .parse()
-                .map_err(|_| format!("\"{ip}\" is not an IPv6 address"))?;
-            let port = match after {
-                "" => None,
-                _ => Some(parse_port(
-                    after
-                        .strip_prefix(':')
-                        .ok_or("expected \":PORT\" after \"]\"")?,
-                )?),
-            };
-            return Ok(DestAddress {
-                addr: IpAddr::V6(ip),
-                port,
-            });
-        }
-        if let Ok(addr) = text.parse::<IpAddr>() {
-            return Ok(DestAddress { addr, port: None });
-        }
-        let (ip, port) = text.rsplit_once(':').unwrap_or((text, ""));
-        let ip: Ipv4Addr = ip
-            .parse()
-            .map_err(|_| format!("\"{ip}\" is not an IP address (IPv4, or IPv6 in brackets)"))?;
+        let (addr, port) = split_endpoint(text)?;
         Ok(DestAddress {
-            addr: IpAddr::V4(ip),
-            port: Some(parse_port(port)?),
+            addr,
+            port: port.map(parse_port).transpose()?,
         })
     }
 }
@@ -607,21 +587,54 @@ impl std::str::FromStr for DestKey {
     }
 }
 
-fn parse_fwmark(text: &str) -> Result<u32, String> {
+/// The address of `IPv4[:PORT]`, `[IPv6][:PORT]` or a bare IPv6 address, and the text
+/// after its port's colon, unparsed (a port, or a scope's port range).
+pub(crate) fn split_endpoint(text: &str) -> Result<(IpAddr, Option<&str>), String> {
+    if let Some(bracketed) = text.strip_prefix('[') {
+        let (ip, after) = bracketed.split_once(']').ok_or("\"[\" without \"]\"")?;
+        let ip: Ipv6Addr = ip
+            .parse()
+            .map_err(|_| format!("\"{ip}\" is not an IPv6 address"))?;
+        let port = match after {
+            "" => None,
+            _ => Some(
+                after
+                    .strip_prefix(':')
+                    .ok_or("expected \":PORT\" after \"]\"")?,
+            ),
+        };
+        return Ok((IpAddr::V6(ip), port));
+    }
+    if let Ok(addr) = text.parse::<IpAddr>() {
+        return Ok((addr, None));
+    }
+    let (ip, port) = text.rsplit_once(':').unwrap_or((text, ""));
+    let ip: Ipv4Addr = ip
+        .parse()
+        .map_err(|_| format!("\"{ip}\" is not an IP address (IPv4, or IPv6 in brackets)"))?;
+    Ok((IpAddr::V4(ip), Some(port)))
+}
+
+pub(crate) fn parse_protocol(name: &str) -> Result<Protocol, String> {
+    Protocol::from_name(name)
+        .ok_or_else(|| format!("protocol \"{name}\" is not one of tcp, udp, sctp"))
+}
+
+pub(crate) fn parse_fwmark(text: &str) -> Result<u32, String> {
     decimal(text)
         .and_then(|mark| u32::try_from(mark).ok())
         .filter(|mark| *mark != 0)
         .ok_or_else(|| format!("fwmark \"{text}\" is not a number in 1..{}", u32::MAX))
 }
 
-fn parse_port(text: &str) -> Result<u16, String> {
+pub(crate) fn parse_port(text: &str) -> Result<u16, String> {
     decimal(text)
         .and_then(|port| u16::try_from(port).ok())
         .ok_or_else(|| format!("port \"{text}\" is not a number in 0..65535"))
 }
 
 /// Digits only (no sign, no blanks); leading zeros are fine (`0080` is 80).
-fn decimal(text: &str) -> Option<u64> {
+pub(crate) fn decimal(text: &str) -> Option<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }

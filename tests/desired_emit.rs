@@ -3,8 +3,8 @@
 
 use std::net::IpAddr;
 
-use ipvsrs::desired::diff::{diff, DiffOptions, KernelTable};
 use ipvsrs::desired::yaml::{self, to_yaml, NoParams};
+use ipvsrs::desired::{diff, DiffOptions, KernelTable};
 use ipvsrs::model::{
     Daemon, DaemonRole, DestEntry, Destination, Family, Forward, Protocol, Service, ServiceFlags,
     ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags, TunnelType,

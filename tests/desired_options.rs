@@ -1,7 +1,7 @@
 //! The text forms of ownership scopes and allowed actions (CLI flags, C options).
 
-use ipvsrs::desired::diff::{Action, ScopeRule};
-use ipvsrs::model::Family;
+use ipvsrs::desired::{Action, ScopeRule};
+use ipvsrs::model::{Family, Protocol, ServiceKey};
 
 fn scope(text: &str) -> ScopeRule {
     text.parse().unwrap_or_else(|e| panic!("{e}"))
@@ -10,6 +10,7 @@ fn scope(text: &str) -> ScopeRule {
 #[test]
 fn scopes_of_addresses_and_ports() {
     let addresses = |network: &str, prefix, ports| ScopeRule::Addresses {
+        protocol: None,
         network: network.parse().unwrap(),
         prefix,
         ports,
@@ -32,6 +33,45 @@ fn scopes_of_addresses_and_ports() {
         scope("2001:db8::1:5"),
         addresses("2001:db8::1:5", 128, (0, 65535))
     );
+}
+
+/// A service key, as models, `weight --service` and the Python module's `Service.key`
+/// write it, is the scope of that one service.
+#[test]
+fn a_service_key_is_a_scope() {
+    let service = |text: &str| text.parse::<ServiceKey>().unwrap();
+    for key in [
+        "tcp://10.0.0.1:80",
+        "udp://[2001:db8::1]:53",
+        "sctp://10.0.0.2:3868",
+        "fwmark:7",
+        "fwmark6:4294967295",
+    ] {
+        let rule = scope(key);
+        assert!(rule.covers(&service(key)), "{key}");
+        for other in [
+            "tcp://10.0.0.1:81",
+            "udp://10.0.0.1:80",
+            "tcp://10.0.0.3:80",
+            "tcp://[2001:db8::1]:53",
+            "fwmark:8",
+            "fwmark6:7",
+        ] {
+            assert!(!rule.covers(&service(other)), "{key} covers {other}");
+        }
+    }
+    assert_eq!(
+        scope("udp://10.0.0.0/24:53-54"),
+        ScopeRule::Addresses {
+            protocol: Some(Protocol::Udp),
+            network: "10.0.0.0".parse().unwrap(),
+            prefix: 24,
+            ports: (53, 54)
+        }
+    );
+    let all_ports = scope("tcp://10.0.0.1");
+    assert!(all_ports.covers(&service("tcp://10.0.0.1:8080")));
+    assert!(!all_ports.covers(&service("udp://10.0.0.1:8080")));
 }
 
 #[test]
@@ -61,6 +101,13 @@ fn bad_scopes_are_refused() {
         "fwmark:5-1",
         "example.com",
         "fwmark:x",
+        "fwmark:0",
+        "fwmark6:0-3",
+        "fwmark:1-4294967296",
+        "http://10.0.0.1:80",
+        "tcp://10.0.0.1:",
+        "10.0.0.0/:80",
+        "[2001:db8::1:80",
     ] {
         let err = text.parse::<ScopeRule>().expect_err(text);
         assert!(err.contains(text), "{err}");

@@ -55,6 +55,8 @@ IP_VS_CONN_F_FWD_MASK = 7
 IPVSRS_MODEL_PATH = 1 << 0
 IPVSRS_APPLY_DRY_RUN = 1 << 1
 IPVSRS_APPLY_KEEP_WEIGHTS = 1 << 2
+IPVSRS_PARAMS_ENV = 1 << 3
+IPVSRS_PARAMS_NETWORK = 1 << 4
 
 _FORWARD_NAMES = {0: "nat", 1: "local", 2: "tunnel", 3: "direct"}
 _PROTOCOL_NAMES = {
@@ -236,6 +238,7 @@ class ipvsrs_apply_options(ctypes.Structure):
         ("flags", ctypes.c_uint),
         ("allowed_actions", ctypes.c_char_p),
         ("scope", ctypes.c_char_p),
+        ("params_files", ctypes.POINTER(ctypes.c_char_p)),  # NULL-terminated
     ]
 
 
@@ -597,15 +600,29 @@ class Handle:
         keep_weights: bool = False,
         allowed_actions: Optional[Union[str, Iterable[str]]] = None,
         scope: Optional[str] = None,
+        params_env: bool = False,
+        params_network: bool = False,
+        params_files: Iterable[Union[str, os.PathLike]] = (),
     ) -> Changeset:
         """Makes the table match ``model`` (YAML text, or a file with ``path=True``), all or
         nothing, and returns the changeset with each step's result. ``allowed_actions``
         ("as,us,ad,ud", or a list of such names) refuses a changeset needing another;
-        ``scope`` ("10.0.0.0/24:80-443,fwmark:1-100") limits the services the model owns.
-        Raises IpvsError: EINVAL for an invalid or refused model (nothing changed), or the
-        failing step's errno after a rollback (with the changeset)."""
+        ``scope`` ("10.0.0.0/24:80-443,fwmark:1-100", or a ``Service.key``) limits the
+        services the model owns.
+
+        Parameters in the model resolve only from the sources enabled here, as with
+        ``ipvsrs --params-*``: ``${env.NAME}`` with ``params_env``, ``${host.eth0}`` (this
+        thread's network namespace) with ``params_network``, ``${KEY.PATH}`` from the YAML
+        or JSON ``params_files``.
+
+        Raises IpvsError: EINVAL for an invalid or refused model (nothing changed), the
+        system's errno for an unreadable model or parameter file, or the failing step's
+        errno after a rollback (with the changeset)."""
         handle = self._open_handle()
-        opts = _options(path, dry_run, keep_weights, allowed_actions, scope)
+        opts = _options(
+            path, dry_run, keep_weights, allowed_actions, scope,
+            params_env, params_network, params_files,
+        )
         cs = _ChangesetP()
         text = _model(model, path)
         rc = _lib.ipvs_apply_yaml(handle, text, ctypes.byref(opts), ctypes.byref(cs))
@@ -624,11 +641,17 @@ class Handle:
         keep_weights: bool = False,
         allowed_actions: Optional[Union[str, Iterable[str]]] = None,
         scope: Optional[str] = None,
+        params_env: bool = False,
+        params_network: bool = False,
+        params_files: Iterable[Union[str, os.PathLike]] = (),
     ) -> Changeset:
         """The changeset ``apply_yaml`` would run, computed without changing anything (each
         change's ``result`` is None)."""
         handle = self._open_handle()
-        opts = _options(path, False, keep_weights, allowed_actions, scope)
+        opts = _options(
+            path, False, keep_weights, allowed_actions, scope,
+            params_env, params_network, params_files,
+        )
         cs = _lib.ipvsrs_diff_yaml(handle, _model(model, path), ctypes.byref(opts))
         if not cs:
             raise _last_error()
@@ -648,16 +671,26 @@ def _model(model, path: bool) -> bytes:
     return _c_string(model, "model")
 
 
-def _options(path, dry_run, keep_weights, allowed_actions, scope) -> ipvsrs_apply_options:
+def _options(
+    path, dry_run, keep_weights, allowed_actions, scope, params_env, params_network, params_files
+) -> ipvsrs_apply_options:
     flags = (
         (IPVSRS_MODEL_PATH if path else 0)
         | (IPVSRS_APPLY_DRY_RUN if dry_run else 0)
         | (IPVSRS_APPLY_KEEP_WEIGHTS if keep_weights else 0)
+        | (IPVSRS_PARAMS_ENV if params_env else 0)
+        | (IPVSRS_PARAMS_NETWORK if params_network else 0)
     )
     if allowed_actions is not None and not isinstance(allowed_actions, str):
         allowed_actions = ",".join(allowed_actions)
+    files = [os.fsencode(f) for f in params_files]
+    if any(b"\0" in f for f in files):
+        raise ValueError("a parameter file's path contains a NUL character")
+    # The structure keeps the array (ctypes holds what a pointer field is set to).
+    files_array = (ctypes.c_char_p * (len(files) + 1))(*files, None)
     return ipvsrs_apply_options(
         flags=flags,
         allowed_actions=None if allowed_actions is None else _c_string(allowed_actions, "actions"),
         scope=None if scope is None else _c_string(scope, "scope"),
+        params_files=ctypes.cast(files_array, ctypes.POINTER(ctypes.c_char_p)),
     )

@@ -1,16 +1,19 @@
 //! Desired state from C: `ipvs_apply_yaml` converges the kernel to a YAML model in one
 //! all-or-nothing step; `ipvsrs_diff_yaml` returns the changeset without touching the
-//! kernel. Changesets are iterated item by item and freed with `ipvsrs_changeset_free`.
+//! kernel. Both run `desired::converge`, as the `ipvsrs` CLI does. Changesets are iterated
+//! item by item and freed with `ipvsrs_changeset_free`.
 
-use std::ffi::{c_char, c_int, c_uint, CStr, CString};
+use std::ffi::{c_char, c_int, c_uint, CStr, CString, OsStr};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use super::handle::{ipvsrs_handle, on_handle};
 use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, pointer, CError};
-use crate::client::Handle;
-use crate::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
-use crate::desired::yaml::{self, Params};
-use crate::desired::DesiredTable;
+use crate::desired::{
+    converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
+    ModelSource, ParamSources, ScopeRule,
+};
 
 /// `model` is a file path, not YAML text.
 pub const IPVSRS_MODEL_PATH: c_uint = 1 << 0;
@@ -18,6 +21,18 @@ pub const IPVSRS_MODEL_PATH: c_uint = 1 << 0;
 pub const IPVSRS_APPLY_DRY_RUN: c_uint = 1 << 1;
 /// Keep the kernel's weights of existing destinations (a health checker owns them).
 pub const IPVSRS_APPLY_KEEP_WEIGHTS: c_uint = 1 << 2;
+/// Resolve `${env.NAME}` in the model from the process's environment.
+pub const IPVSRS_PARAMS_ENV: c_uint = 1 << 3;
+/// Resolve `${host.IFNAME}` (the interface's first address) and `${host.IFNAME_N}` (its
+/// address N, from 0) from the interfaces of the calling thread's network namespace,
+/// which need not be the handle's.
+pub const IPVSRS_PARAMS_NETWORK: c_uint = 1 << 4;
+
+const KNOWN_FLAGS: c_uint = IPVSRS_MODEL_PATH
+    | IPVSRS_APPLY_DRY_RUN
+    | IPVSRS_APPLY_KEEP_WEIGHTS
+    | IPVSRS_PARAMS_ENV
+    | IPVSRS_PARAMS_NETWORK;
 
 pub const IPVSRS_CHANGE_ADD_SERVICE: c_int = 1;
 pub const IPVSRS_CHANGE_UPDATE_SERVICE: c_int = 2;
@@ -29,19 +44,34 @@ pub const IPVSRS_CHANGE_UPDATE_TIMEOUTS: c_int = 7;
 pub const IPVSRS_CHANGE_START_DAEMON: c_int = 8;
 pub const IPVSRS_CHANGE_STOP_DAEMON: c_int = 9;
 
-/// Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults
-/// (all flags off, every action allowed, the whole table owned).
+/// `ipvsrs_change.result` of a step that was not run.
+const NOT_RUN: c_int = -1;
+
+/// Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults (all
+/// flags off, every action allowed, the whole table owned, no parameter sources).
+///
+/// Parameters: every source of `${...}` values is off unless enabled here, as with the
+/// `ipvsrs --params-*` options and in ipvsctl: `${env.NAME}` needs `IPVSRS_PARAMS_ENV`,
+/// `${host.IFNAME}` needs `IPVSRS_PARAMS_NETWORK`, and `${KEY.PATH}` a file in
+/// `params_files`. A parameter that no enabled source knows makes the model invalid. The
+/// enabled sources are asked in this order, the first that knows a name wins: interfaces,
+/// environment, files in the order listed.
 #[repr(C)]
 pub struct ipvsrs_apply_options {
-    /// `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_DRY_RUN`, `IPVSRS_APPLY_KEEP_WEIGHTS`, or-ed.
+    /// `IPVSRS_MODEL_PATH`, `IPVSRS_APPLY_*`, `IPVSRS_PARAMS_*`, or-ed; others are EINVAL.
     pub flags: c_uint,
     /// The allowed actions, e.g. "as,us,ad,ud": ipvsctl's as, us, ds, ad, ud, dd
     /// (add/update/delete service/destination), ut (update timeouts), ay, dy (add/delete a
     /// sync daemon); NULL or "*" for all. A changeset needing another is refused whole.
     pub allowed_actions: *const c_char,
-    /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100"; others are
-    /// left alone. NULL or "" for the whole table.
+    /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100,udp://10.0.1.0/24"
+    /// (a service key such as "tcp://10.0.0.1:80" owns that service); others are left
+    /// alone. NULL or "" for the whole table.
     pub scope: *const c_char,
+    /// YAML or JSON files of parameter values, nested keys joined with dots and list items
+    /// by index (`${backends.web.0}`): a NULL-terminated array of paths, or NULL for none.
+    /// Read during the call; the caller keeps them.
+    pub params_files: *const *const c_char,
 }
 
 /// One change: what it does to which object, and how it went.
@@ -74,16 +104,18 @@ pub struct ipvsrs_changeset {
     rolled_back: bool,
 }
 
+/// A string argument, or `None` for NULL.
+fn c_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    // SAFETY: the caller passes NULL or a NUL-terminated string that outlives the call.
+    (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes())
+}
+
 fn c_str_opt<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, CError> {
-    if p.is_null() {
-        return Ok(None);
-    }
-    // SAFETY: the caller passes NULL or a NUL-terminated string.
-    let s = unsafe { CStr::from_ptr(p) };
-    s.to_str().map(Some).map_err(|_| CError {
-        errno: libc::EINVAL,
-        message: format!("{what} is not UTF-8"),
-    })
+    c_bytes(p)
+        .map(|bytes| {
+            std::str::from_utf8(bytes).map_err(|_| invalid(format!("{what} is not UTF-8")))
+        })
+        .transpose()
 }
 
 fn invalid(message: String) -> CError {
@@ -93,61 +125,67 @@ fn invalid(message: String) -> CError {
     }
 }
 
-struct Request {
-    model: DesiredTable,
-    options: DiffOptions,
-    allowed: Vec<Action>,
-    dry_run: bool,
+/// The paths of a NULL-terminated array; none for NULL.
+fn params_files(list: *const *const c_char) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    if list.is_null() {
+        return files;
+    }
+    for index in 0.. {
+        // SAFETY: the caller passes a NULL-terminated array; reading stops at the NULL.
+        let Some(path) = c_bytes(unsafe { *list.add(index) }) else {
+            break;
+        };
+        files.push(PathBuf::from(OsStr::from_bytes(path)));
+    }
+    files
 }
 
-fn read_request(
+/// The model and what `opts` (NULL for the defaults) asks for.
+fn read_request<'a>(
     model: *const c_char,
     opts: *const ipvsrs_apply_options,
-) -> Result<Request, CError> {
+) -> Result<(ModelSource<'a>, ConvergeOptions), CError> {
     // SAFETY: NULL or a valid options struct.
     let opts = unsafe { opts.as_ref() };
     let flags = opts.map_or(0, |o| o.flags);
-    let text = c_str_opt(model, "model")?.ok_or_else(|| CError::null("model"))?;
-    let text = if flags & IPVSRS_MODEL_PATH != 0 {
-        std::fs::read_to_string(text).map_err(|e| CError {
-            errno: e.raw_os_error().unwrap_or(libc::EIO),
-            message: format!("reading model {text}: {e}"),
-        })?
+    if flags & !KNOWN_FLAGS != 0 {
+        return Err(invalid(format!(
+            "unknown flags {:#x} in the options (IPVSRS_MODEL_PATH, IPVSRS_APPLY_*, \
+             IPVSRS_PARAMS_*)",
+            flags & !KNOWN_FLAGS
+        )));
+    }
+    let model = if flags & IPVSRS_MODEL_PATH != 0 {
+        let path = c_bytes(model).ok_or_else(|| CError::null("model"))?;
+        ModelSource::File(Path::new(OsStr::from_bytes(path)))
     } else {
-        text.to_owned()
+        ModelSource::Text(c_str_opt(model, "model")?.ok_or_else(|| CError::null("model"))?)
     };
-    let params = Params::new()
-        .with_process_env()
-        .with_host_interfaces()
-        .map_err(|e| CError {
-            errno: e.raw_os_error().unwrap_or(libc::EIO),
-            message: format!("reading the host's interface addresses: {e}"),
-        })?;
-    let model = yaml::parse(&text, &params).map_err(|e| invalid(e.to_string()))?;
-    let allowed = match c_str_opt(
-        opts.map_or(std::ptr::null(), |o| o.allowed_actions),
-        "allowed_actions",
-    )? {
+    let field = |f: fn(&ipvsrs_apply_options) -> *const c_char| opts.map_or(std::ptr::null(), f);
+    let allowed = match c_str_opt(field(|o| o.allowed_actions), "allowed_actions")? {
         Some(list) => Action::parse_list(list).map_err(invalid)?,
         None => Action::ALL.to_vec(),
     };
-    let scope = match c_str_opt(opts.map_or(std::ptr::null(), |o| o.scope), "scope")? {
-        Some(list) if !list.trim().is_empty() => list
-            .split(',')
-            .map(|r| r.trim().parse::<ScopeRule>())
-            .collect::<Result<_, _>>()
-            .map_err(invalid)?,
-        _ => Vec::new(),
+    let scope = match c_str_opt(field(|o| o.scope), "scope")? {
+        Some(list) => ScopeRule::parse_list(list).map_err(invalid)?,
+        None => Vec::new(),
     };
-    Ok(Request {
-        model,
-        options: DiffOptions {
+    let options = ConvergeOptions {
+        params: ParamSources {
+            network: flags & IPVSRS_PARAMS_NETWORK != 0,
+            env: flags & IPVSRS_PARAMS_ENV != 0,
+            files: params_files(opts.map_or(std::ptr::null(), |o| o.params_files)),
+            documents: Vec::new(),
+        },
+        diff: DiffOptions {
             scope,
             keep_weights: flags & IPVSRS_APPLY_KEEP_WEIGHTS != 0,
         },
         allowed,
         dry_run: flags & IPVSRS_APPLY_DRY_RUN != 0,
-    })
+    };
+    Ok((model, options))
 }
 
 fn kind(change: &Change) -> c_int {
@@ -164,57 +202,46 @@ fn kind(change: &Change) -> c_int {
     }
 }
 
-fn changeset(
-    changes: Vec<(Change, c_int)>,
-    rolled_back: bool,
-    current: &KernelTable,
-) -> ipvsrs_changeset {
-    let descriptions: Vec<CString> = changes
-        .iter()
-        .map(|(c, _)| CString::new(c.to_string()).unwrap_or_default())
-        .collect();
-    let service_of = |key| {
-        current
-            .services
-            .iter()
-            .map(|(s, _)| s)
-            .find(|s| s.key == key)
-            .map(ipvs_service_t::from)
+/// The C form of `change`. Its service and destination come from the change itself, so a
+/// destination of a new service reports that service's settings.
+fn item(change: &Change, result: c_int, description: &CStr) -> ipvsrs_change {
+    // SAFETY: the all-zero value of these plain C structs is a valid one.
+    let mut item = ipvsrs_change {
+        kind: kind(change),
+        service: unsafe { std::mem::zeroed() },
+        dest: unsafe { std::mem::zeroed() },
+        timeout: unsafe { std::mem::zeroed() },
+        daemon: unsafe { std::mem::zeroed() },
+        description: description.as_ptr(),
+        result,
     };
-    let items = changes
-        .iter()
-        .zip(&descriptions)
-        .map(|((change, result), description)| {
-            // SAFETY: the all-zero value of these plain C structs is a valid one.
-            let mut item = ipvsrs_change {
-                kind: kind(change),
-                service: unsafe { std::mem::zeroed() },
-                dest: unsafe { std::mem::zeroed() },
-                timeout: unsafe { std::mem::zeroed() },
-                daemon: unsafe { std::mem::zeroed() },
-                description: description.as_ptr(),
-                result: *result,
-            };
-            match change {
-                Change::AddService(s)
-                | Change::UpdateService { to: s, .. }
-                | Change::DelService { service: s, .. } => item.service = s.into(),
-                Change::AddDest { service, dest }
-                | Change::UpdateDest {
-                    service, to: dest, ..
-                }
-                | Change::DelDest { service, dest } => {
-                    item.service = service_of(*service).unwrap_or_else(|| {
-                        ipvs_service_t::from(&crate::model::Service::new(*service, ""))
-                    });
-                    item.dest = dest.into();
-                }
-                Change::UpdateTimeouts { to, .. } => item.timeout = to.into(),
-                Change::StartDaemon(d) | Change::StopDaemon(d) => item.daemon = d.into(),
-            }
-            item
-        })
-        .collect();
+    if let Some(service) = change.service() {
+        item.service = service.into();
+    }
+    if let Some(dest) = change.dest() {
+        item.dest = dest.into();
+    }
+    match change {
+        Change::UpdateTimeouts { to, .. } => item.timeout = to.into(),
+        Change::StartDaemon(d) | Change::StopDaemon(d) => item.daemon = d.into(),
+        _ => {}
+    }
+    item
+}
+
+/// Each change with its result code, converted one by one (each freed as it goes).
+fn changeset(
+    changes: impl ExactSizeIterator<Item = (Change, c_int)>,
+    rolled_back: bool,
+) -> ipvsrs_changeset {
+    let mut items = Vec::with_capacity(changes.len());
+    let mut descriptions = Vec::with_capacity(changes.len());
+    for (change, result) in changes {
+        // A CString's bytes stay put when the vector moves it.
+        let description = CString::new(change.to_string()).unwrap_or_default();
+        items.push(item(&change, result, &description));
+        descriptions.push(description);
+    }
     ipvsrs_changeset {
         items,
         _descriptions: descriptions,
@@ -223,36 +250,76 @@ fn changeset(
     }
 }
 
-/// Diffs (and unless a dry run, applies) on `handle`; returns the changeset and whether
-/// every step succeeded.
-fn run(handle: &mut Handle, req: Request) -> Result<(ipvsrs_changeset, bool), CError> {
-    let current = KernelTable::read(handle)?;
-    let changes = diff(&req.model, &current, &req.options);
-    if req.dry_run {
-        let items = changes.into_iter().map(|c| (c, -1)).collect();
-        return Ok((changeset(items, false, &current), true));
+/// Each change of an apply with 0, or the errno of its failure.
+fn applied(report: ApplyReport) -> ipvsrs_changeset {
+    let results = report.results.into_iter();
+    let items =
+        results.map(|(change, outcome)| (change, outcome.map_or_else(|e| e.errno(), |()| 0)));
+    changeset(items, report.rolled_back)
+}
+
+/// Why a call failed, with the changeset of an apply that failed and was undone.
+struct Failure {
+    error: CError,
+    changeset: Option<ipvsrs_changeset>,
+}
+
+impl From<CError> for Failure {
+    fn from(error: CError) -> Failure {
+        Failure {
+            error,
+            changeset: None,
+        }
     }
-    let report = apply(handle, changes, &req.allowed).map_err(|e| invalid(e.to_string()))?;
-    let ok = report.succeeded();
-    let items = report
-        .results
-        .into_iter()
-        .map(|(c, r)| (c, r.map_or_else(|e| e.errno(), |()| 0)))
-        .collect();
-    Ok((changeset(items, report.rolled_back, &current), ok))
+}
+
+/// Runs `desired::converge` on `h` (the libipvs connection when NULL); the changeset of
+/// what was done, or planned in a dry run.
+fn run(
+    h: *mut ipvsrs_handle,
+    model: *const c_char,
+    opts: *const ipvsrs_apply_options,
+    dry_run: bool,
+) -> Result<ipvsrs_changeset, Failure> {
+    let (model, mut options) = read_request(model, opts)?;
+    options.dry_run |= dry_run;
+    match on_handle(h, |handle| Ok(converge(handle, model, &options)))? {
+        Ok(Converged::Planned(changes)) => {
+            Ok(changeset(changes.into_iter().map(|c| (c, NOT_RUN)), false))
+        }
+        Ok(Converged::Applied(report)) => Ok(applied(report)),
+        Err(e) => {
+            let error = CError {
+                errno: e.errno(),
+                message: e.to_string(),
+            };
+            let changeset = match e {
+                ConvergeError::ApplyFailed(report) => Some(applied(report)),
+                _ => None,
+            };
+            Err(Failure { error, changeset })
+        }
+    }
 }
 
 /// Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the
 /// YAML `model` (text, or a file path with `IPVSRS_MODEL_PATH`), with `opts` (NULL for
-/// the defaults). All or nothing: if any step fails, the steps done are undone.
+/// the defaults; see `ipvsrs_apply_options` for which parameter sources are on). All or
+/// nothing: if any step fails, the steps done are undone.
 ///
-/// Returns 0 when the table matches the model. Returns -1 with errno `EINVAL` when the
-/// model is invalid (`ipvsrs_last_error()` lists every error, one per line, each with its
-/// line and column) or needs an action `opts` does not allow, in both cases before
-/// anything is changed; or with the failing step's errno after a rollback.
+/// Returns 0 when the table matches the model. Returns -1 with errno, and
+/// `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
+/// model is invalid (every error, one a line, each with its line and column), when `opts`
+/// is, or when the changeset needs an action `opts` does not allow; the system's errno
+/// when the model or a parameter file cannot be read (`ENOENT`); the kernel's when the
+/// table cannot be read. After a rollback: -1 with the failing step's errno.
 /// If `changes_out` is not NULL it receives the changeset (each item with its result), to
 /// release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
-/// NULL when no changeset was computed. Thread-safe.
+/// NULL when no changeset was computed.
+///
+/// Thread-safe. The handle (or the libipvs connection) is locked for the whole call. The
+/// model is parsed on a second thread while the table is read; that thread ends before
+/// the call returns, so the process may fork after it.
 #[no_mangle]
 pub extern "C" fn ipvs_apply_yaml(
     h: *mut ipvsrs_handle,
@@ -266,26 +333,17 @@ pub extern "C" fn ipvs_apply_yaml(
         if let Some(slot) = out.as_deref_mut() {
             *slot = std::ptr::null_mut();
         }
-        let result =
-            read_request(model, opts).and_then(|req| on_handle(h, |handle| run(handle, req)));
-        match result {
-            Ok((cs, ok)) => {
-                let failed_errno = cs.items.iter().map(|i| i.result).find(|r| *r > 0);
-                match out {
-                    Some(slot) => *slot = Box::into_raw(Box::new(cs)),
-                    None => drop(cs),
-                }
-                if ok {
-                    return 0;
-                }
-                fail(CError {
-                    errno: failed_errno.unwrap_or(libc::EIO),
-                    message: "applying the model failed; every change was undone".into(),
-                });
-                -1
-            }
-            Err(e) => {
-                fail(e);
+        let (changeset, error) = match run(h, model, opts, false) {
+            Ok(changeset) => (Some(changeset), None),
+            Err(Failure { error, changeset }) => (changeset, Some(error)),
+        };
+        if let (Some(slot), Some(changeset)) = (out, changeset) {
+            *slot = Box::into_raw(Box::new(changeset));
+        }
+        match error {
+            None => 0,
+            Some(error) => {
+                fail(error);
                 -1
             }
         }
@@ -293,9 +351,11 @@ pub extern "C" fn ipvs_apply_yaml(
 }
 
 /// The changeset that would make the table (on `h`, or the libipvs connection when NULL)
-/// match `model`, computed without changing anything (each item's `result` is -1).
-/// Returns it (release with `ipvsrs_changeset_free`), or NULL with errno (`EINVAL` for an
-/// invalid model; `ipvsrs_last_error()` lists the errors with line and column).
+/// match `model`, computed without changing anything (each item's `result` is -1), with
+/// `opts` as `ipvs_apply_yaml` takes them (the allowed actions are not checked).
+/// Returns it (release with `ipvsrs_changeset_free`), or NULL with errno as
+/// `ipvs_apply_yaml` sets it (`EINVAL` for an invalid model; `ipvsrs_last_error()` lists
+/// the errors with line and column). Thread-safe, as `ipvs_apply_yaml`.
 #[no_mangle]
 pub extern "C" fn ipvsrs_diff_yaml(
     h: *mut ipvsrs_handle,
@@ -303,14 +363,8 @@ pub extern "C" fn ipvsrs_diff_yaml(
     opts: *const ipvsrs_apply_options,
 ) -> *mut ipvsrs_changeset {
     boundary(std::ptr::null_mut(), || {
-        pointer(read_request(model, opts).and_then(|req| {
-            let req = Request {
-                dry_run: true,
-                ..req
-            };
-            let (cs, _) = on_handle(h, |handle| run(handle, req))?;
-            Ok(Box::into_raw(Box::new(cs)))
-        }))
+        let changeset = run(h, model, opts, true).map_err(|failure| failure.error);
+        pointer(changeset.map(|cs| Box::into_raw(Box::new(cs))))
     })
 }
 

@@ -1,9 +1,30 @@
 //! Desired state: a table the operator declares (YAML), compared with the kernel's, and
 //! the minimal changes that make the kernel match, applied all-or-nothing.
+//!
+//! One concern a file: [`yaml`] reads models, `kernel_table.rs` reads the kernel's side
+//! ([`KernelTable`]), `scope.rs` says which services a model owns ([`ScopeRule`]),
+//! `change.rs` names the steps ([`Change`], [`Action`]), `diff.rs` computes them
+//! ([`diff`]) and `apply.rs` makes them or undoes them all ([`apply`]). `converge.rs` is
+//! the pipeline every front end runs ([`converge`]), with the rule for parameter sources
+//! ([`ParamSources`]).
 
-pub mod diff;
+mod apply;
+mod change;
+mod converge;
+mod diff;
+mod kernel_table;
 mod names;
+mod scope;
 pub mod yaml;
+
+pub use self::apply::{apply, ApplyRefused, ApplyReport};
+pub use self::change::{Action, Change};
+pub use self::converge::{
+    converge, ConvergeError, ConvergeOptions, Converged, ModelSource, ParamSources,
+};
+pub use self::diff::{diff, DiffOptions};
+pub use self::kernel_table::KernelTable;
+pub use self::scope::ScopeRule;
 
 use crate::model::{Daemon, Destination, Service, Timeouts};
 

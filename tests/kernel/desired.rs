@@ -2,7 +2,9 @@
 //! scope, keep-weights, allowed actions, timeouts and sync daemons, and rollback of a
 //! failure at every position.
 
-use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
+use std::sync::Arc;
+
+use ipvsrs::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
 use ipvsrs::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use ipvsrs::model::{
     Daemon, DaemonRole, Destination, Forward, Service, ServiceFlags, ServiceKey, Timeouts,
@@ -159,6 +161,7 @@ fn services_outside_the_scope_are_left_alone() {
     ns.ipvsadm(&["-A", "-t", "192.168.9.9:443", "-s", "rr"]);
     ns.ipvsadm(&["-A", "-t", "10.0.0.9:80", "-s", "rr"]);
     let scope = vec![ScopeRule::Addresses {
+        protocol: None,
         network: ip("10.0.0.0"),
         prefix: 24,
         ports: (1, 65535),
@@ -289,7 +292,7 @@ fn a_failure_at_any_step_rolls_everything_back() {
     assert_eq!(kinds.len(), 10, "{changes:?}");
     let before = snapshot(&mut h);
     let poison = Change::AddDest {
-        service: tcp("10.0.0.1"),
+        service: Arc::new(Service::new(tcp("10.0.0.1"), "wrr")),
         dest: Destination::new(ip("224.0.0.1"), 80, Forward::Route),
     };
     for position in 0..=changes.len() {

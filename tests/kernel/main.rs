@@ -7,6 +7,7 @@ mod c_api;
 mod checkd;
 mod cli;
 mod config;
+mod converge;
 mod daemon;
 mod dataplane;
 mod desired;

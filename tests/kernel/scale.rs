@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
-use ipvsrs::desired::diff::KernelTable;
+use ipvsrs::desired::KernelTable;
 use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
 use ipvsrs::wire::Request;
 

@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io;
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};
 
@@ -26,6 +26,23 @@ pub fn c_binary(name: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// The installed `libipvsrs.so.0`: the stage `make c-tests` built the binaries of
+/// IPVSRS_C_TESTS (`target/c-tests`) against, `target/stage/usr/lib`.
+fn staged_library() -> PathBuf {
+    let c_tests = std::env::var_os("IPVSRS_C_TESTS")
+        .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
+    let target = Path::new(&c_tests)
+        .parent()
+        .expect("IPVSRS_C_TESTS is a directory in target/");
+    let library = target.join("stage/usr/lib/libipvsrs.so.0");
+    assert!(
+        library.exists(),
+        "{} is missing: run `make c-tests`",
+        library.display()
+    );
+    library
 }
 
 /// ipvsadm commands that build a table with every attribute ipvsadm can set and every
@@ -126,6 +143,17 @@ impl Netns {
     pub fn exec(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
         c.args(["netns", "exec", &self.name, program]);
+        c
+    }
+
+    /// `python3` inside the namespace, with the ctypes module (c-examples/python) on its
+    /// path and the staged library.
+    pub fn python(&self) -> Command {
+        let mut c = self.exec("python3");
+        c.env("IPVSRS_LIBRARY", staged_library()).env(
+            "PYTHONPATH",
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/python"),
+        );
         c
     }
 

@@ -6,6 +6,7 @@ The library is the one IPVSRS_LIBRARY names; ipvsrs.py must be on PYTHONPATH.
 
 import ctypes
 import errno
+import os
 import socket
 import subprocess
 import tempfile
@@ -208,8 +209,9 @@ class StructLayout(unittest.TestCase):
     def test_changeset_types_match_the_c_header(self):
         # layout.c does not cover these; cc's sizeof and offsetof on include/ipvsrs.h
         # (x86_64) gave them.
-        self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_apply_options), 24)
+        self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_apply_options), 32)
         self.assertEqual(ipvsrs.ipvsrs_apply_options.scope.offset, 16)
+        self.assertEqual(ipvsrs.ipvsrs_apply_options.params_files.offset, 24)
         self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_change), 224)
         self.assertEqual(ipvsrs.ipvsrs_change.dest.offset, 88)
         self.assertEqual(ipvsrs.ipvsrs_change.daemon.offset, 152)
@@ -356,6 +358,84 @@ class Failures(IpvsTest):
         self.assertEqual(identities(changes), MODEL_CHANGES)
         foreign = "-A --sctp-service 192.168.1.1:3868 -s rr"
         self.assertEqual(saved(), MODEL_SAVED[:5] + [foreign] + MODEL_SAVED[5:])
+
+
+PARAM_MODEL = """\
+services:
+  - address: tcp://${host.lo}:${env.IPVSRS_TEST_PORT}
+    destinations:
+      - address: ${backends.web.0}:8080
+"""
+
+
+class Parameters(IpvsTest):
+    """Every parameter source is off unless enabled, as with ipvsrs --params-*."""
+
+    def setUp(self):
+        super().setUp()
+        os.environ["IPVSRS_TEST_PORT"] = "8443"
+        self.addCleanup(os.environ.pop, "IPVSRS_TEST_PORT")
+        values = tempfile.NamedTemporaryFile("w", suffix=".yaml")
+        self.addCleanup(values.close)
+        values.write("backends:\n  web: [10.1.0.7, 10.1.0.8]\n")
+        values.flush()
+        self.values = values.name
+
+    def test_enabled_sources_resolve(self):
+        changes = self.handle.diff_yaml(
+            PARAM_MODEL, params_env=True, params_network=True, params_files=[self.values]
+        )
+        self.assertEqual(
+            [c.description for c in changes],
+            [
+                "add service tcp://127.0.0.1:8443 (rr)",
+                "add destination 10.1.0.7:8080 to tcp://127.0.0.1:8443 (weight 1)",
+            ],
+        )
+
+    def test_each_source_is_off_unless_enabled(self):
+        enabled = {"params_env": True, "params_network": True, "params_files": [self.values]}
+        for missing, name in [
+            ("params_env", "env.IPVSRS_TEST_PORT"),
+            ("params_network", "host.lo"),
+            ("params_files", "backends.web.0"),
+        ]:
+            options = {k: v for k, v in enabled.items() if k != missing}
+            with self.assertRaises(ipvsrs.IpvsError) as caught:
+                self.handle.diff_yaml(PARAM_MODEL, **options)
+            self.assertEqual(caught.exception.errno, errno.EINVAL, missing)
+            self.assertIn(f"parameter ${{{name}}} is not defined", caught.exception.message)
+
+    def test_a_missing_parameter_file(self):
+        with self.assertRaises(ipvsrs.IpvsError) as caught:
+            self.handle.apply_yaml("{}", params_files=["/nonexistent/values.yaml"])
+        self.assertEqual(caught.exception.errno, errno.ENOENT)
+        self.assertIn("/nonexistent/values.yaml", caught.exception.message)
+
+
+class OneGrammar(IpvsTest):
+    def test_printed_keys_name_their_services_as_scopes_and_in_models(self):
+        self.apply_model()
+        keys = sorted(s.key for s in self.handle.services())
+        self.assertIn("tcp://[2001:db8::1]:443", keys)
+        for key in keys:
+            changes = self.handle.diff_yaml("{}", scope=key)
+            self.assertEqual([(c.kind, c.service) for c in changes], [("delete-service", key)])
+        model = "services:\n" + "".join(f'  - address: "{key}"\n' for key in keys)
+        # Every service is there already: its settings and destinations change, nothing else.
+        kinds = {c.kind for c in self.handle.diff_yaml(model)}
+        self.assertLessEqual(kinds, {"update-service", "delete-destination"})
+        self.assertEqual(saved(), MODEL_SAVED)
+
+    def test_fwmark_0_is_refused_everywhere(self):
+        for call in (
+            lambda: self.handle.diff_yaml("services:\n  - address: fwmark:0\n"),
+            lambda: self.handle.diff_yaml("{}", scope="fwmark:0"),
+        ):
+            with self.assertRaises(ipvsrs.IpvsError) as caught:
+                call()
+            self.assertEqual(caught.exception.errno, errno.EINVAL)
+            self.assertIn('fwmark "0" is not a number in 1..4294967295', caught.exception.message)
 
 
 class HandleMisuse(unittest.TestCase):

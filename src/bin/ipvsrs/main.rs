@@ -10,14 +10,16 @@
 
 mod params_url;
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use ipvsrs::desired::diff::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
-use ipvsrs::desired::yaml::{self, to_yaml, Params};
-use ipvsrs::desired::DesiredTable;
+use ipvsrs::desired::yaml::to_yaml;
+use ipvsrs::desired::{
+    converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
+    KernelTable, ModelSource, ParamSources, ScopeRule,
+};
 use ipvsrs::model::{DestKey, ServiceKey};
 use ipvsrs::Handle;
 use serde_yaml::{Mapping, Value};
@@ -46,7 +48,8 @@ Options:
                            or destination), ut (timeouts), ay,dy (add/delete a sync
                            daemon), or * (default); a changeset needing any other action
                            is refused whole
-  --scope=RULES            the services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9;
+  --scope=RULES            the services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9,
+                           udp://10.0.1.0/24, tcp://[2001:db8::1]:443 (a service's own key);
                            others are left alone (default: the whole table)
   --dry-run                print the changes, change nothing
 
@@ -58,6 +61,8 @@ Global options:
   --params-file FILE       resolve ${KEY.PATH} from a YAML or JSON file (repeatable)
   --params-url URL         the same from an http:// URL (repeatable); sources are asked
                            in this order: network, env, files, URLs
+                           Every source is off unless enabled: a ${...} that no enabled
+                           source knows is an error (the C API's rule, IPVSRS_PARAMS_*)
   -h, --help               this text
   --version                the version
 
@@ -204,8 +209,8 @@ fn main() -> ExitCode {
     match run(std::env::args().skip(1)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            if !failure.message.is_empty() {
-                eprintln!("{PROGRAM}: {}", failure.message);
+            for line in failure.message.lines() {
+                eprintln!("{PROGRAM}: {line}");
             }
             if failure.code == USAGE_ERROR {
                 eprintln!("Try '{PROGRAM} --help'.");
@@ -239,48 +244,61 @@ fn run(raw: impl IntoIterator<Item = String>) -> Result<(), Failure> {
     }
 }
 
-fn params(args: &Args) -> Result<Params, Failure> {
-    let mut params = Params::new();
-    if args.has("--params-network") {
-        params = params.with_host_interfaces().map_err(|e| {
-            fail(
-                INVALID_MODEL,
-                format!("reading the interfaces' addresses: {e}"),
-            )
-        })?;
-    }
-    if args.has("--params-env") {
-        params = params.with_process_env();
-    }
-    for file in args.values("--params-file") {
-        params = params
-            .with_values_file(file.as_ref())
-            .map_err(|e| fail(INVALID_MODEL, e.to_string()))?;
-    }
+/// The parameter sources the options enable; none unless asked, as from C (see
+/// `ParamSources`). URLs are fetched now, before the model is read.
+fn param_sources(args: &Args) -> Result<ParamSources, Failure> {
+    let mut documents = Vec::new();
     for url in args.values("--params-url") {
         let text = params_url::fetch(url).map_err(|e| fail(INVALID_MODEL, e))?;
-        params = params
-            .with_values_text(&text, url)
-            .map_err(|e| fail(INVALID_MODEL, e.to_string()))?;
+        documents.push((text, url.to_owned()));
     }
-    Ok(params)
+    Ok(ParamSources {
+        network: args.has("--params-network"),
+        env: args.has("--params-env"),
+        files: args.values("--params-file").map(PathBuf::from).collect(),
+        documents,
+    })
 }
 
-/// Reads and validates the model named by `-f`.
-fn model(args: &Args) -> Result<DesiredTable, Failure> {
-    let path = args.value("--file").unwrap_or(DEFAULT_MODEL);
-    let text = if path == "-" {
-        let mut text = String::new();
-        std::io::stdin().read_to_string(&mut text).map(|_| text)
-    } else {
-        std::fs::read_to_string(path)
+/// The model `-f` names: a file, or stdin for `-`.
+fn model_source(args: &Args) -> ModelSource<'_> {
+    match args.value("--file").unwrap_or(DEFAULT_MODEL) {
+        "-" => ModelSource::Stdin,
+        path => ModelSource::File(Path::new(path)),
     }
-    .map_err(|e| fail(INVALID_MODEL, format!("cannot read {path}: {e}")))?;
-    let shown = if path == "-" { "<stdin>" } else { path };
-    yaml::parse(&text, &params(args)?).map_err(|errors| {
-        let lines: Vec<String> = errors.0.iter().map(|e| format!("{shown}: {e}")).collect();
-        fail(INVALID_MODEL, lines.join(&format!("\n{PROGRAM}: ")))
+}
+
+/// What `diff` and `apply` ask of the pipeline.
+fn converge_options(args: &Args, dry_run: bool) -> Result<ConvergeOptions, Failure> {
+    let mut scope = Vec::new();
+    for rules in args.values("--scope") {
+        scope.extend(ScopeRule::parse_list(rules).map_err(|e| fail(USAGE_ERROR, e))?);
+    }
+    let allowed = Action::parse_list(args.value("--allowed-actions").unwrap_or("*"))
+        .map_err(|e| fail(USAGE_ERROR, format!("--allowed-actions: {e}")))?;
+    Ok(ConvergeOptions {
+        params: param_sources(args)?,
+        diff: DiffOptions {
+            scope,
+            keep_weights: args.has("--keep-weights"),
+        },
+        allowed,
+        dry_run,
     })
+}
+
+/// The exit code of each way the pipeline stops.
+fn converge_failure(e: ConvergeError) -> Failure {
+    let code = match e {
+        ConvergeError::ModelUnreadable { .. }
+        | ConvergeError::ModelInvalid { .. }
+        | ConvergeError::Interfaces(_)
+        | ConvergeError::Params(_) => INVALID_MODEL,
+        ConvergeError::Kernel(_) => KERNEL,
+        ConvergeError::Refused(_) => REFUSED,
+        ConvergeError::ApplyFailed(_) => APPLY_FAILED,
+    };
+    fail(code, e.to_string())
 }
 
 /// Moves this (single-threaded) process into the namespace, so that the IPVS table and
@@ -293,7 +311,7 @@ fn enter_netns(netns: &str) -> Result<(), Failure> {
     let file = std::fs::File::open(&path)
         .map_err(|e| fail(KERNEL, format!("opening network namespace {path}: {e}")))?;
     // SAFETY: setns on a descriptor we own; it changes only this thread's namespace, and
-    // the program has no other thread.
+    // the program has no other thread yet (the model's parser thread starts later, in it).
     if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
         let e = std::io::Error::last_os_error();
         return Err(fail(
@@ -308,31 +326,19 @@ fn open() -> Result<Handle, Failure> {
     Handle::open().map_err(|e| fail(KERNEL, e.to_string()))
 }
 
-fn kernel_table(handle: &mut Handle) -> Result<KernelTable, Failure> {
-    KernelTable::read(handle).map_err(|e| fail(KERNEL, format!("reading the table: {e}")))
-}
-
 fn validate(args: &Args) -> Result<(), Failure> {
     args.check(&["--file"], 0)?;
-    model(args).map(|_| ())
+    let params = param_sources(args)?.resolve().map_err(converge_failure)?;
+    model_source(args).load(&params).map_err(converge_failure)?;
+    Ok(())
 }
 
-/// The model, an open handle, and the changes between them.
-fn changes(args: &Args) -> Result<(Handle, Vec<Change>), Failure> {
-    let model = model(args)?;
-    let scope = args
-        .values("--scope")
-        .flat_map(|rules| rules.split(','))
-        .map(|rule| rule.trim().parse::<ScopeRule>())
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail(USAGE_ERROR, e))?;
-    let options = DiffOptions {
-        scope,
-        keep_weights: args.has("--keep-weights"),
-    };
-    let mut handle = open()?;
-    let table = kernel_table(&mut handle)?;
-    Ok((handle, diff(&model, &table, &options)))
+/// The changes that would make the kernel match the model.
+fn planned(args: &Args) -> Result<Vec<Change>, Failure> {
+    let options = converge_options(args, true)?;
+    converge(&mut open()?, model_source(args), &options)
+        .map(Converged::into_changes)
+        .map_err(converge_failure)
 }
 
 fn show_diff(args: &Args) -> Result<(), Failure> {
@@ -344,7 +350,7 @@ fn show_diff(args: &Args) -> Result<(), Failure> {
             format!("--format {format}: expected text or yaml"),
         ));
     }
-    let (_, changes) = changes(args)?;
+    let changes = planned(args)?;
     if format == "yaml" {
         print!("{}", changeset_yaml(&changes));
     } else {
@@ -364,12 +370,11 @@ fn changeset_yaml(changes: &[Change]) -> String {
             let mut item = Mapping::new();
             item.insert(text("type"), text(change.action().name()));
             item.insert(text("description"), text(&change.to_string()));
-            let (service, dest) = change_objects(change);
-            if let Some(service) = service {
-                item.insert(text("service"), text(&service.to_string()));
+            if let Some(service) = change.service() {
+                item.insert(text("service"), text(&service.key.to_string()));
             }
-            if let Some(dest) = dest {
-                item.insert(text("destination"), text(&dest.to_string()));
+            if let Some(dest) = change.dest() {
+                item.insert(text("destination"), text(&dest.key().to_string()));
             }
             Value::Mapping(item)
         })
@@ -381,23 +386,6 @@ fn changeset_yaml(changes: &[Change]) -> String {
     serde_yaml::to_string(&root).expect("a mapping of strings serialises")
 }
 
-/// The service and the destination a change concerns.
-fn change_objects(change: &Change) -> (Option<ServiceKey>, Option<DestKey>) {
-    match change {
-        Change::AddService(s)
-        | Change::UpdateService { to: s, .. }
-        | Change::DelService { service: s, .. } => (Some(s.key), None),
-        Change::AddDest { service, dest }
-        | Change::UpdateDest {
-            service, to: dest, ..
-        }
-        | Change::DelDest { service, dest } => (Some(*service), Some(dest.key())),
-        Change::UpdateTimeouts { .. } | Change::StartDaemon(_) | Change::StopDaemon(_) => {
-            (None, None)
-        }
-    }
-}
-
 fn run_apply(args: &Args) -> Result<(), Failure> {
     let allowed = [
         "--file",
@@ -407,34 +395,38 @@ fn run_apply(args: &Args) -> Result<(), Failure> {
         "--dry-run",
     ];
     args.check(&allowed, 0)?;
-    let actions = Action::parse_list(args.value("--allowed-actions").unwrap_or("*"))
-        .map_err(|e| fail(USAGE_ERROR, format!("--allowed-actions: {e}")))?;
-    let (mut handle, changes) = changes(args)?;
-    if args.has("--dry-run") {
-        changes.iter().for_each(|change| println!("would {change}"));
-        return Ok(());
-    }
-    let report = apply(&mut handle, changes, &actions).map_err(|e| fail(REFUSED, e.to_string()))?;
+    let options = converge_options(args, args.has("--dry-run"))?;
+    let report = match converge(&mut open()?, model_source(args), &options) {
+        Ok(Converged::Planned(changes)) => {
+            changes.iter().for_each(|change| println!("would {change}"));
+            return Ok(());
+        }
+        Ok(Converged::Applied(report)) => report,
+        Err(ConvergeError::ApplyFailed(report)) => {
+            print_results(&report);
+            return Err(converge_failure(ConvergeError::ApplyFailed(report)));
+        }
+        Err(e) => return Err(converge_failure(e)),
+    };
+    print_results(&report);
+    Ok(())
+}
+
+fn print_results(report: &ApplyReport) {
     for (change, result) in &report.results {
         match result {
             Ok(()) => println!("ok: {change}"),
             Err(e) => println!("failed: {change}: {e}"),
         }
     }
-    if report.succeeded() {
-        return Ok(());
-    }
-    let mut message = "apply failed; the changes made were rolled back".to_owned();
-    for e in &report.rollback_failures {
-        message.push_str(&format!("\n{PROGRAM}: rollback step failed: {e}"));
-    }
-    Err(fail(APPLY_FAILED, message))
 }
 
 fn get(args: &Args) -> Result<(), Failure> {
     args.check(&[], 0)?;
     let mut handle = open()?;
-    print!("{}", to_yaml(&kernel_table(&mut handle)?));
+    let table = KernelTable::read(&mut handle)
+        .map_err(|e| fail(KERNEL, format!("reading the table: {e}")))?;
+    print!("{}", to_yaml(&table));
     Ok(())
 }
 

@@ -1,0 +1,289 @@
+//! The whole pipeline, one for every front end (the `ipvsrs` CLI, `ipvs_apply_yaml` and
+//! `ipvsrs_diff_yaml` in C, and so the Python module): read the model, resolve its
+//! parameters from the sources the caller enabled, parse it while the kernel's table is
+//! read, diff, and apply all or nothing.
+
+use std::borrow::Cow;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use super::yaml::{self, ModelErrors, ParamFileError, Params};
+use super::KernelTable;
+use super::{apply, diff, Action, ApplyRefused, ApplyReport, Change, DesiredTable, DiffOptions};
+use crate::client::{Error, Handle};
+
+/// Where the model comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum ModelSource<'a> {
+    /// YAML text.
+    Text(&'a str),
+    /// A YAML file.
+    File(&'a Path),
+    /// Standard input, read to its end.
+    Stdin,
+}
+
+impl ModelSource<'_> {
+    /// How errors name the model: its path, `<stdin>`, or `model` for text.
+    pub fn origin(&self) -> String {
+        match self {
+            ModelSource::Text(_) => "model".to_owned(),
+            ModelSource::File(path) => path.display().to_string(),
+            ModelSource::Stdin => "<stdin>".to_owned(),
+        }
+    }
+
+    fn text(&self) -> Result<Cow<'_, str>, ConvergeError> {
+        let unreadable = |source| ConvergeError::ModelUnreadable {
+            origin: self.origin(),
+            source,
+        };
+        match self {
+            ModelSource::Text(text) => Ok(Cow::Borrowed(text)),
+            ModelSource::File(path) => std::fs::read_to_string(path)
+                .map(Cow::Owned)
+                .map_err(unreadable),
+            ModelSource::Stdin => {
+                let mut text = String::new();
+                io::stdin().read_to_string(&mut text).map_err(unreadable)?;
+                Ok(Cow::Owned(text))
+            }
+        }
+    }
+
+    /// Reads and validates the model, resolving its parameters from `params` (as
+    /// `ipvsrs validate` does).
+    pub fn load(&self, params: &Params) -> Result<DesiredTable, ConvergeError> {
+        yaml::parse(&self.text()?, params).map_err(|errors| ConvergeError::ModelInvalid {
+            origin: self.origin(),
+            errors,
+        })
+    }
+}
+
+/// The sources that `${...}` in a model's addresses are resolved from.
+///
+/// The rule, the same from Rust, C (`ipvsrs_apply_options`), Python and the shell
+/// (`ipvsrs --params-*`): **every source is off unless the caller enables it**, as in
+/// ipvsctl, so `${env.HOME}` in a model is an error unless the environment is enabled.
+/// The enabled ones are asked in this order, and the first that knows a name wins:
+/// interfaces (`${host.eth0}`, `${host.eth0_1}`), the environment (`${env.NAME}`), then
+/// files and documents in the order given (`${ports.web}`).
+#[derive(Clone, Debug, Default)]
+pub struct ParamSources {
+    /// `${host.IFNAME}` and `${host.IFNAME_N}`: the addresses of the interfaces of the
+    /// calling thread's network namespace (which may not be the handle's).
+    pub network: bool,
+    /// `${env.NAME}`: this process's environment.
+    pub env: bool,
+    /// YAML or JSON files whose keys, flattened with dots, name values.
+    pub files: Vec<PathBuf>,
+    /// The same from documents the caller fetched (`--params-url`): the text and what
+    /// names it in errors. Asked after the files.
+    pub documents: Vec<(String, String)>,
+}
+
+impl ParamSources {
+    /// Reads the enabled sources, in the calling thread (so that `${host.}` names its
+    /// namespace's interfaces).
+    pub fn resolve(&self) -> Result<Params, ConvergeError> {
+        let mut params = Params::new();
+        if self.network {
+            params = params
+                .with_host_interfaces()
+                .map_err(ConvergeError::Interfaces)?;
+        }
+        if self.env {
+            params = params.with_process_env();
+        }
+        for file in &self.files {
+            params = params.with_values_file(file)?;
+        }
+        for (text, origin) in &self.documents {
+            params = params.with_values_text(text, origin)?;
+        }
+        Ok(params)
+    }
+}
+
+/// How [`converge`] goes about it.
+#[derive(Clone, Debug)]
+pub struct ConvergeOptions {
+    pub params: ParamSources,
+    pub diff: DiffOptions,
+    /// The actions a changeset may need; one that needs another is refused whole.
+    pub allowed: Vec<Action>,
+    /// Compute the changes, make none (the allowed actions are not checked).
+    pub dry_run: bool,
+}
+
+impl Default for ConvergeOptions {
+    /// No parameter sources, the whole table owned, every action allowed, not a dry run.
+    fn default() -> ConvergeOptions {
+        ConvergeOptions {
+            params: ParamSources::default(),
+            diff: DiffOptions::default(),
+            allowed: Action::ALL.to_vec(),
+            dry_run: false,
+        }
+    }
+}
+
+/// What [`converge`] did.
+#[derive(Debug)]
+pub enum Converged {
+    /// A dry run: the changes that would make the kernel match the model; none was made.
+    Planned(Vec<Change>),
+    /// Every change was made (none when the kernel matched already).
+    Applied(ApplyReport),
+}
+
+impl Converged {
+    /// The changes, planned or made, in order.
+    pub fn into_changes(self) -> Vec<Change> {
+        match self {
+            Converged::Planned(changes) => changes,
+            Converged::Applied(report) => report.results.into_iter().map(|(c, _)| c).collect(),
+        }
+    }
+}
+
+/// Why [`converge`] stopped. Only after `ApplyFailed` had the kernel been changed, and
+/// those changes were undone.
+#[derive(Debug, thiserror::Error)]
+pub enum ConvergeError {
+    /// The model cannot be read.
+    #[error("cannot read {origin}: {source}")]
+    ModelUnreadable { origin: String, source: io::Error },
+    /// The model is invalid: every error, one a line, each with its line and column.
+    #[error("{}", each_line_from(origin, errors))]
+    ModelInvalid { origin: String, errors: ModelErrors },
+    /// `${host.}` was enabled and the interfaces' addresses cannot be read.
+    #[error("reading the interfaces' addresses: {0}")]
+    Interfaces(#[source] io::Error),
+    /// A parameter file or document cannot be read or is not YAML or JSON.
+    #[error(transparent)]
+    Params(#[from] ParamFileError),
+    /// IPVS is not available, not permitted, or the kernel's table cannot be read.
+    #[error("reading the table: {0}")]
+    Kernel(#[source] Error),
+    /// The changeset needs actions that are not allowed; nothing was changed.
+    #[error(transparent)]
+    Refused(#[from] ApplyRefused),
+    /// A change failed and the ones made were undone; the report has each outcome.
+    #[error("{}", apply_failure(.0))]
+    ApplyFailed(ApplyReport),
+}
+
+impl ConvergeError {
+    /// The errno a C caller sees: the system's for what could not be read, the kernel's
+    /// for the table and for the first failed change, else `EINVAL`.
+    pub fn errno(&self) -> i32 {
+        match self {
+            ConvergeError::ModelUnreadable { source, .. } | ConvergeError::Interfaces(source) => {
+                source.raw_os_error().unwrap_or(libc::EIO)
+            }
+            ConvergeError::Params(e) => std::error::Error::source(e)
+                .and_then(|cause| cause.downcast_ref::<io::Error>())
+                .and_then(io::Error::raw_os_error)
+                .unwrap_or(libc::EINVAL),
+            ConvergeError::Kernel(e) => e.errno(),
+            ConvergeError::ModelInvalid { .. } | ConvergeError::Refused(_) => libc::EINVAL,
+            ConvergeError::ApplyFailed(report) => report
+                .results
+                .iter()
+                .find_map(|(_, outcome)| outcome.as_ref().err())
+                .map_or(libc::EIO, Error::errno),
+        }
+    }
+}
+
+fn each_line_from(origin: &str, errors: &ModelErrors) -> String {
+    let lines: Vec<String> = errors.0.iter().map(|e| format!("{origin}: {e}")).collect();
+    lines.join("\n")
+}
+
+fn apply_failure(report: &ApplyReport) -> String {
+    let failed = report.results.iter().filter(|(_, r)| r.is_err()).count();
+    let mut text = format!(
+        "apply failed ({failed} of {} changes); the changes made were rolled back",
+        report.results.len()
+    );
+    for e in &report.rollback_failures {
+        text.push_str(&format!("\nrollback step failed: {e}"));
+    }
+    text
+}
+
+/// Makes the kernel's table on `handle` match `model`: resolves the parameter sources
+/// `options` enables and reads the model (in this thread), parses the model on a second
+/// thread while this one reads the kernel's table, diffs, and unless a dry run applies all
+/// or nothing. When both the model and the table fail, the model's errors are reported.
+///
+/// The parser's thread is joined before the call returns, also when a panic unwinds
+/// (daemons fork after a call); with no thread to spare, the model is parsed after the
+/// table is read. The model and the table are freed before the changes are applied.
+pub fn converge(
+    handle: &mut Handle,
+    model: ModelSource<'_>,
+    options: &ConvergeOptions,
+) -> Result<Converged, ConvergeError> {
+    let params = Arc::new(options.params.resolve()?);
+    let text = Arc::new(model.text()?.into_owned());
+    let parse = {
+        let (params, text) = (Arc::clone(&params), Arc::clone(&text));
+        move || yaml::parse(&text, &*params)
+    };
+    // Not std::thread::scope: on a thread that C created, it leaves a handle behind that
+    // valgrind reports as lost.
+    let parser = std::thread::Builder::new()
+        .name("ipvsrs-parse".into())
+        .spawn(parse)
+        .map(|thread| JoinOnDrop(Some(thread)));
+    let current = KernelTable::read(handle);
+    let parsed = match parser {
+        Ok(parser) => parser.join(),
+        Err(_) => yaml::parse(&text, &*params),
+    };
+    drop((text, params));
+    let desired = parsed.map_err(|errors| ConvergeError::ModelInvalid {
+        origin: model.origin(),
+        errors,
+    })?;
+    let current = current.map_err(ConvergeError::Kernel)?;
+    let changes = diff(&desired, &current, &options.diff);
+    // The changes own what they need: free both tables before applying.
+    drop((desired, current));
+    if options.dry_run {
+        return Ok(Converged::Planned(changes));
+    }
+    let report = apply(handle, changes, &options.allowed)?;
+    match report.succeeded() {
+        true => Ok(Converged::Applied(report)),
+        false => Err(ConvergeError::ApplyFailed(report)),
+    }
+}
+
+/// A thread that is joined when this is dropped, also while a panic unwinds.
+struct JoinOnDrop<T>(Option<JoinHandle<T>>);
+
+impl<T> JoinOnDrop<T> {
+    /// The thread's result; its panic, if it panicked, continues here.
+    fn join(mut self) -> T {
+        let thread = self.0.take().expect("joined once");
+        thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
+}
+
+impl<T> Drop for JoinOnDrop<T> {
+    fn drop(&mut self) {
+        if let Some(thread) = self.0.take() {
+            // Unwinding already: the thread's own panic, if any, is dropped.
+            let _ = thread.join();
+        }
+    }
+}
