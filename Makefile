@@ -6,8 +6,10 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # Extra libtest arguments for the kernel tests, e.g. make test-kernel KERNEL_TEST_ARGS=scheduler
 KERNEL_TEST_ARGS ?=
-# Table size of make bench: services and destinations per service.
+# Table size of make bench: services and destinations per service; runs of each row.
 BENCH_ARGS ?= 10000 10
+BENCH_RUNS ?= 3
+export BENCH_RUNS
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -26,6 +28,7 @@ CBIN := target/c-tests
 C_TESTS := layout compat native threads apply changes
 EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
+BENCH_BIN := target/bench
 
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
@@ -94,12 +97,17 @@ demo: testbed
 	    -Wl,-rpath,$(DEMO_PREFIX)/lib
 	tests/testbed/run-in-kernel unshare --net sh -c 'ip link set lo up && target/quickstart'
 
-## bench: a desired-state model of $(BENCH_ARGS) services x destinations applied by the
-## ipvsrs CLI to an empty and an identical table, against ipvsadm -R and -Sn on the same
-## table, in one fresh namespace of a kernel with IPVS (the VM unless the host has it)
+## bench: $(BENCH_ARGS) services x destinations, BENCH_RUNS (3) runs a row: ipvsrs
+## validate on the host, with hostile models; then, in a kernel with IPVS (the VM unless
+## the host has it), building the table (ipvsrs apply, ipvsadm -R, libipvs calls one at a
+## time) in a fresh namespace each run, and reading and reconciling it
 bench: testbed
 	$(CARGO) build --release --bin ipvsrs
-	tests/testbed/run-in-kernel unshare --net tests/bench/desired-table $(RELEASE)/ipvsrs $(BENCH_ARGS)
+	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)
+	mkdir -p $(BENCH_BIN)
+	$(CC) $(CFLAGS_STRICT) tests/bench/libipvs-build.c -o $(BENCH_BIN)/libipvs-build \
+	    $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib
+	tests/bench/run $(RELEASE)/ipvsrs $(BENCH_BIN)/libipvs-build $(BENCH_ARGS)
 
 ## test: everything: prepare the test bed, then host tests, then kernel tests
 test: testbed test-host test-kernel
