@@ -109,6 +109,8 @@ fn usage_errors_exit_2() {
         &["validate", "--bogus"],
         &["validate", "-f"],
         &["validate", "--dry-run"],
+        &["validate", "-v"],
+        &["diff", "--verbose", "-f", "-"],
         &["get", "extra"],
         &["diff", "--format", "json", "-f", "-"],
         &["apply", "--allowed-actions=as,xx", "-f", "-"],

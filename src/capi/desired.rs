@@ -252,10 +252,9 @@ fn changeset(
 
 /// Each change of an apply with 0, or the errno of its failure.
 fn applied(report: ApplyReport) -> ipvsrs_changeset {
-    let results = report.results.into_iter();
-    let items =
-        results.map(|(change, outcome)| (change, outcome.map_or_else(|e| e.errno(), |()| 0)));
-    changeset(items, report.rolled_back)
+    let codes = report.outcomes.into_iter();
+    let codes = codes.map(|outcome| outcome.map_or_else(|e| e.errno(), |()| 0));
+    changeset(report.changes.into_iter().zip(codes), report.rolled_back)
 }
 
 /// Why a call failed, with the changeset of an apply that failed and was undone.

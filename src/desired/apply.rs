@@ -8,8 +8,11 @@ use crate::wire::Request;
 /// What happened to each change of an apply.
 #[derive(Debug)]
 pub struct ApplyReport {
-    /// Each change with its outcome, in order.
-    pub results: Vec<(Change, Result<()>)>,
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+    /// Each change's outcome, in the same order. (Two vectors, not one of pairs: a large
+    /// changeset is not copied into a third.)
+    pub outcomes: Vec<Result<()>>,
     /// Whether a failure made the apply undo the changes that had succeeded.
     pub rolled_back: bool,
     /// Undo steps that failed themselves (the table may then differ from before).
@@ -19,6 +22,11 @@ pub struct ApplyReport {
 impl ApplyReport {
     pub fn succeeded(&self) -> bool {
         !self.rolled_back
+    }
+
+    /// Each change with its outcome, in order.
+    pub fn results(&self) -> impl ExactSizeIterator<Item = (&Change, &Result<()>)> {
+        self.changes.iter().zip(&self.outcomes)
     }
 }
 
@@ -64,7 +72,8 @@ pub fn apply(
             .collect();
     }
     Ok(ApplyReport {
-        results: changes.into_iter().zip(outcomes).collect(),
+        changes,
+        outcomes,
         rolled_back: failed,
         rollback_failures,
     })

@@ -10,8 +10,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use super::yaml::{self, ModelErrors, ParamFileError, Params};
-use super::KernelTable;
-use super::{apply, diff, Action, ApplyRefused, ApplyReport, Change, DesiredTable, DiffOptions};
+use super::{
+    apply, diff, Action, ApplyRefused, ApplyReport, Change, DesiredTable, DiffOptions, KernelTable,
+};
 use crate::client::{Error, Handle};
 
 /// Where the model comes from.
@@ -145,7 +146,7 @@ impl Converged {
     pub fn into_changes(self) -> Vec<Change> {
         match self {
             Converged::Planned(changes) => changes,
-            Converged::Applied(report) => report.results.into_iter().map(|(c, _)| c).collect(),
+            Converged::Applied(report) => report.changes,
         }
     }
 }
@@ -192,9 +193,9 @@ impl ConvergeError {
             ConvergeError::Kernel(e) => e.errno(),
             ConvergeError::ModelInvalid { .. } | ConvergeError::Refused(_) => libc::EINVAL,
             ConvergeError::ApplyFailed(report) => report
-                .results
+                .outcomes
                 .iter()
-                .find_map(|(_, outcome)| outcome.as_ref().err())
+                .find_map(|outcome| outcome.as_ref().err())
                 .map_or(libc::EIO, Error::errno),
         }
     }
@@ -206,12 +207,20 @@ fn each_line_from(origin: &str, errors: &ModelErrors) -> String {
 }
 
 fn apply_failure(report: &ApplyReport) -> String {
-    let failed = report.results.iter().filter(|(_, r)| r.is_err()).count();
+    let failed = report.outcomes.iter().filter(|o| o.is_err()).count();
+    let total = report.outcomes.len();
+    let undo_failures = &report.rollback_failures;
+    if undo_failures.is_empty() {
+        return format!(
+            "apply failed ({failed} of {total} changes); the changes made were rolled back"
+        );
+    }
     let mut text = format!(
-        "apply failed ({failed} of {} changes); the changes made were rolled back",
-        report.results.len()
+        "apply failed ({failed} of {total} changes); rolling the others back, {} steps \
+         failed too, so the table may differ from before",
+        undo_failures.len()
     );
-    for e in &report.rollback_failures {
+    for e in undo_failures {
         text.push_str(&format!("\nrollback step failed: {e}"));
     }
     text

@@ -1,5 +1,6 @@
 //! The `ipvsrs` binary against a real kernel, each test in a fresh namespace given by
-//! `--netns NAME`: apply, diff (text and ipvsctl's YAML), get, weight, allowed actions.
+//! `--netns NAME`: apply (its summary, its lines with -v), diff (text, ipvsctl's YAML, a
+//! summary), get, weight, allowed actions.
 
 use std::time::{Duration, Instant};
 
@@ -39,14 +40,41 @@ const MODEL_SAVED: &[&str] = &[
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn apply_builds_the_model_and_then_diff_is_empty() {
     let ns = Netns::new();
+    assert_eq!(
+        ns.diff_of("model", MODEL, "summary"),
+        "would apply 5 changes: 2 add-service, 3 add-destination\n"
+    );
+    // Two services and three destinations, summed up in one line.
     let printed = ns.apply_model("model", MODEL);
-    // Two services and three destinations, each reported as done.
-    assert_eq!(printed.lines().count(), 5, "{printed}");
-    assert!(printed.lines().all(|l| l.starts_with("ok: ")), "{printed}");
+    assert_eq!(
+        printed,
+        "applied 5 changes: 2 add-service, 3 add-destination\n"
+    );
     assert_saved(&ns, MODEL_SAVED);
     assert_eq!(ns.diff_of("model", MODEL, "text"), "");
     assert_eq!(ns.diff_of("model", MODEL, "yaml"), "{}\n");
-    assert_eq!(ns.apply_model("model", MODEL), "");
+    assert_eq!(ns.diff_of("model", MODEL, "summary"), "no changes\n");
+    assert_eq!(ns.apply_model("model", MODEL), "no changes\n");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn apply_verbose_prints_a_line_a_change() {
+    let ns = Netns::new();
+    let path = ns.model_file("model", MODEL);
+    let printed = ns.ipvsrs_exits(&["apply", "-f", path.to_str().unwrap(), "-v"], 0);
+    let diff_of_empty = [
+        "add service tcp://10.0.0.1:80 (wrr)",
+        "add destination 10.1.0.1:8080 to tcp://10.0.0.1:80 (weight 3)",
+        "add destination 10.1.0.2:8080 to tcp://10.0.0.1:80 (weight 2)",
+        "add service udp://10.0.0.2:53 (rr)",
+        "add destination 10.1.0.3:53 to udp://10.0.0.2:53 (weight 1)",
+    ];
+    let expected: Vec<String> = diff_of_empty.iter().map(|c| format!("ok: {c}")).collect();
+    assert_eq!(printed.lines().collect::<Vec<_>>(), expected);
+    assert_saved(&ns, MODEL_SAVED);
+    let again = ns.ipvsrs_exits(&["apply", "-f", path.to_str().unwrap(), "--verbose"], 0);
+    assert_eq!(again, "");
 }
 
 #[test]
@@ -94,7 +122,7 @@ fn get_prints_a_model_that_applies_back_with_no_change() {
     let before = ns.saved();
     let got = ns.ipvsrs_exits(&["get"], 0);
     assert_eq!(ns.diff_of("got", &got, "text"), "", "model:\n{got}");
-    assert_eq!(ns.apply_model("got", &got), "");
+    assert_eq!(ns.apply_model("got", &got), "no changes\n");
     assert_eq!(ns.saved(), before);
     // Applied to an empty table, the model rebuilds the same table.
     let other = Netns::new();
@@ -153,7 +181,10 @@ fn get_carries_timeouts_and_daemons() {
 
     let (other, _) = netns_with_sync_interface();
     let changes = other.apply_model("got", &got);
-    assert_eq!(changes.lines().count(), 4, "{changes}"); // service, timeouts, 2 daemons
+    assert_eq!(
+        changes,
+        "applied 4 changes: 1 add-service, 1 update-timeouts, 2 start-daemon\n"
+    );
     for listing in [["-Sn", ""], ["-L", "--timeout"], ["-L", "--daemon"]] {
         let args: Vec<&str> = listing.into_iter().filter(|a| !a.is_empty()).collect();
         assert_eq!(other.ipvsadm(&args), ns.ipvsadm(&args), "ipvsadm {args:?}");
@@ -257,18 +288,31 @@ fn a_failed_apply_is_rolled_back_and_exits_1() {
     let ns = Netns::new();
     ns.apply_model("model", MODEL);
     let path = ns.model_file("failing", &failing_model());
-    let out = ns.ipvsrs(&["apply", "-f", path.to_str().unwrap()]);
+    let path = path.to_str().unwrap();
+    let failed = "failed: add destination 224.0.0.1:53 to udp://10.0.0.2:53 (weight 1): ";
+    // By default only the failed step, and on stderr that the other was rolled back.
+    let out = ns.ipvsrs(&["apply", "-f", path]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with(failed), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout
-            .contains("ok: update destination 10.1.0.2:8080 of tcp://10.0.0.1:80 (weight 2 -> 5)"),
-        "{stdout}"
+        stderr.contains("apply failed (1 of 2 changes); the changes made were rolled back"),
+        "{stderr}"
     );
-    assert!(
-        stdout.contains("failed: add destination 224.0.0.1:53 to udp://10.0.0.2:53"),
-        "{stdout}"
+    assert_saved(&ns, MODEL_SAVED);
+    // Verbose: every step.
+    let out = ns.ipvsrs(&["apply", "-f", path, "-v"]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(
+        lines[0],
+        "ok: update destination 10.1.0.2:8080 of tcp://10.0.0.1:80 (weight 2 -> 5)"
     );
+    assert!(lines[1].starts_with(failed), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("rolled back"));
     assert_saved(&ns, MODEL_SAVED);
 }
@@ -280,7 +324,7 @@ fn a_dry_run_prints_the_changes_and_makes_none() {
     ns.apply_model("model", MODEL);
     let path = ns.model_file("failing", &failing_model());
     let path = path.to_str().unwrap();
-    let printed = ns.ipvsrs_exits(&["apply", "-f", path, "--dry-run"], 0);
+    let printed = ns.ipvsrs_exits(&["apply", "-f", path, "--dry-run", "-v"], 0);
     let diff: Vec<String> = ns
         .ipvsrs_exits(&["diff", "-f", path], 0)
         .lines()
@@ -288,5 +332,10 @@ fn a_dry_run_prints_the_changes_and_makes_none() {
         .collect();
     assert_eq!(printed.lines().collect::<Vec<_>>(), diff);
     assert_eq!(diff.len(), 2, "{printed}");
+    let summary = ns.ipvsrs_exits(&["apply", "-f", path, "--dry-run"], 0);
+    assert_eq!(
+        summary,
+        "would apply 2 changes: 1 add-destination, 1 update-destination\n"
+    );
     assert_saved(&ns, MODEL_SAVED);
 }

@@ -67,7 +67,7 @@ const BASE_SAVED: [&str; 5] = [
 fn converge(h: &mut Handle, model: &DesiredTable, options: &DiffOptions) -> Vec<Change> {
     let changes = diff(model, &KernelTable::read(h).unwrap(), options);
     let report = apply(h, changes.clone(), &Action::ALL).unwrap();
-    assert!(report.succeeded(), "{:?}", report.results);
+    assert!(report.succeeded(), "{:?}", report.outcomes);
     changes
 }
 
@@ -305,9 +305,9 @@ fn a_failure_at_any_step_rolls_everything_back() {
             "position {position}: {:?}",
             report.rollback_failures
         );
-        let failed = &report.results[position];
+        assert_eq!(report.changes[position], poison, "position {position}");
         assert_eq!(
-            failed.1.as_ref().unwrap_err().errno(),
+            report.outcomes[position].as_ref().unwrap_err().errno(),
             libc::EINVAL,
             "position {position}"
         );

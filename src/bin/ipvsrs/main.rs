@@ -2,14 +2,17 @@
 //!
 //! Exit codes (also in `ipvsrs --help`):
 //! - 0: success (for `validate`: the model is valid; for `diff`: computed, in sync or not)
-//! - 1: a kernel change failed (`apply` rolled its changes back; `weight` stopped)
+//! - 1: a kernel change failed (`apply` rolled its changes back; `weight` stopped), or
+//!   standard output could not be written
 //! - 2: usage error (unknown command or option, missing or malformed argument)
 //! - 3: the model or a parameter file cannot be read or is invalid
 //! - 4: IPVS not available, no permission, or the kernel table cannot be read
 //! - 5: `apply` refused: the changeset needs actions `--allowed-actions` does not allow
 
+mod changeset_yaml;
 mod params_url;
 
+use std::io::{self, BufWriter, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,7 +25,6 @@ use ipvsrs::desired::{
 };
 use ipvsrs::model::{DestKey, ServiceKey};
 use ipvsrs::Handle;
-use serde_yaml::{Mapping, Value};
 
 const PROGRAM: &str = "ipvsrs";
 const DEFAULT_MODEL: &str = "/etc/ipvsrs.yaml";
@@ -32,9 +34,9 @@ Usage: ipvsrs [GLOBAL OPTIONS] COMMAND [OPTIONS]
 
 Commands:
   validate [-f FILE]                 check a model (no root needed); silent when valid
-  diff [-f FILE] [--format text|yaml]
+  diff [-f FILE] [--format text|yaml|summary]
                                      the changes that would make the kernel match the model
-  apply [-f FILE] [--keep-weights] [--allowed-actions=SPEC] [--scope=RULES] [--dry-run]
+  apply [-f FILE] [--keep-weights] [--allowed-actions=SPEC] [--scope=RULES] [--dry-run] [-v]
                                      make the kernel match the model, all or nothing
   get                                the kernel's table as a model
   weight WEIGHT --service=URL --destination=ADDR:PORT [--time=SECONDS]
@@ -42,7 +44,9 @@ Commands:
 
 Options:
   -f, --file FILE          the model; - for stdin (default /etc/ipvsrs.yaml)
-  --format text|yaml       text: one line a change; yaml: ipvsctl's changeset items
+  --format FORMAT          text: one line a change; yaml: ipvsctl's changeset items;
+                           summary: one line, e.g. 'would apply 3 changes: 1 add-service,
+                           2 add-destination' (or 'no changes')
   --keep-weights           keep the kernel's weights of existing destinations
   --allowed-actions=SPEC   comma list of as,us,ds,ad,ud,dd (add/update/delete a service
                            or destination), ut (timeouts), ay,dy (add/delete a sync
@@ -52,6 +56,9 @@ Options:
                            udp://10.0.1.0/24, tcp://[2001:db8::1]:443 (a service's own key);
                            others are left alone (default: the whole table)
   --dry-run                print the changes, change nothing
+  -v, --verbose            apply prints a line a change ('ok: ...', 'failed: ...', 'would
+                           ...' with --dry-run); without it one summary line ('applied 3
+                           changes: ...'), and on failure the failed steps
 
 Global options:
   --netns PATH|NAME        work in a network namespace (a NAME is /run/netns/NAME); its
@@ -67,7 +74,7 @@ Global options:
   --version                the version
 
 Exit codes:
-  0 success          1 a kernel change failed (apply rolled back)
+  0 success          1 a kernel change failed (apply rolled back), or stdout failed
   2 usage error      3 model or parameters (file, URL) unreadable or invalid
   4 IPVS not available, no permission, or the table cannot be read
   5 refused by --allowed-actions
@@ -77,6 +84,13 @@ Exit codes:
 struct Failure {
     code: u8,
     message: String,
+}
+
+/// Standard output could not be written (a closed pipe, a full disk).
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Failure {
+        fail(APPLY_FAILED, format!("writing the output: {e}"))
+    }
 }
 
 fn fail(code: u8, message: impl Into<String>) -> Failure {
@@ -107,6 +121,7 @@ const VALUE_OPTIONS: &[&str] = &[
 ];
 const SWITCHES: &[&str] = &[
     "--keep-weights",
+    "--verbose",
     "--dry-run",
     "--params-env",
     "--params-network",
@@ -142,6 +157,7 @@ impl Args {
             let name = match name.as_str() {
                 "-f" => "--file".to_owned(),
                 "-h" => "--help".to_owned(),
+                "-v" => "--verbose".to_owned(),
                 _ => name,
             };
             if VALUE_OPTIONS.contains(&name.as_str()) {
@@ -205,8 +221,16 @@ impl Args {
     }
 }
 
+/// Big enough that a changeset of 110,000 lines takes a few hundred writes.
+const OUTPUT_BUFFER: usize = 64 * 1024;
+
 fn main() -> ExitCode {
-    match run(std::env::args().skip(1)) {
+    let stdout = std::io::stdout();
+    let mut out = BufWriter::with_capacity(OUTPUT_BUFFER, stdout.lock());
+    let result = run(std::env::args().skip(1), &mut out);
+    // Before anything goes to stderr, so that the two read in order.
+    let flushed = out.flush().map_err(Failure::from);
+    match result.and(flushed) {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
             for line in failure.message.lines() {
@@ -220,14 +244,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(raw: impl IntoIterator<Item = String>) -> Result<(), Failure> {
+fn run(raw: impl IntoIterator<Item = String>, out: &mut impl Write) -> Result<(), Failure> {
     let args = Args::parse(raw)?;
     if args.has("--help") {
-        print!("{USAGE}");
+        out.write_all(USAGE.as_bytes())?;
         return Ok(());
     }
     if args.has("--version") {
-        println!("{PROGRAM} {}", env!("CARGO_PKG_VERSION"));
+        writeln!(out, "{PROGRAM} {}", env!("CARGO_PKG_VERSION"))?;
         return Ok(());
     }
     if let Some(netns) = args.value("--netns") {
@@ -235,9 +259,9 @@ fn run(raw: impl IntoIterator<Item = String>) -> Result<(), Failure> {
     }
     match args.command.as_deref() {
         Some("validate") => validate(&args),
-        Some("diff") => show_diff(&args),
-        Some("apply") => run_apply(&args),
-        Some("get") => get(&args),
+        Some("diff") => show_diff(&args, out),
+        Some("apply") => run_apply(&args, out),
+        Some("get") => get(&args, out),
         Some("weight") => weight(&args),
         Some(other) => Err(fail(USAGE_ERROR, format!("unknown command {other}"))),
         None => Err(fail(USAGE_ERROR, "no command given")),
@@ -341,92 +365,108 @@ fn planned(args: &Args) -> Result<Vec<Change>, Failure> {
         .map_err(converge_failure)
 }
 
-fn show_diff(args: &Args) -> Result<(), Failure> {
+fn show_diff(args: &Args, out: &mut impl Write) -> Result<(), Failure> {
     args.check(&["--file", "--format", "--scope", "--keep-weights"], 0)?;
     let format = args.value("--format").unwrap_or("text");
-    if !matches!(format, "text" | "yaml") {
+    if !matches!(format, "text" | "yaml" | "summary") {
         return Err(fail(
             USAGE_ERROR,
-            format!("--format {format}: expected text or yaml"),
+            format!("--format {format}: expected text, yaml or summary"),
         ));
     }
     let changes = planned(args)?;
-    if format == "yaml" {
-        print!("{}", changeset_yaml(&changes));
-    } else {
-        changes.iter().for_each(|change| println!("{change}"));
+    match format {
+        "yaml" => changeset_yaml::write(out, &changes)?,
+        "summary" => writeln!(out, "{}", summary("would apply", &changes))?,
+        _ => {
+            for change in &changes {
+                writeln!(out, "{change}")?;
+            }
+        }
     }
     Ok(())
 }
 
-/// ipvsctl's changeset: `items:` with type, description, service and destination; `{}`
-/// when there is nothing to do. Timeout and daemon items have neither service nor
-/// destination.
-fn changeset_yaml(changes: &[Change]) -> String {
-    let text = |s: &str| Value::String(s.to_owned());
-    let items: Vec<Value> = changes
-        .iter()
-        .map(|change| {
-            let mut item = Mapping::new();
-            item.insert(text("type"), text(change.action().name()));
-            item.insert(text("description"), text(&change.to_string()));
-            if let Some(service) = change.service() {
-                item.insert(text("service"), text(&service.key.to_string()));
-            }
-            if let Some(dest) = change.dest() {
-                item.insert(text("destination"), text(&dest.key().to_string()));
-            }
-            Value::Mapping(item)
-        })
-        .collect();
-    let mut root = Mapping::new();
-    if !items.is_empty() {
-        root.insert(text("items"), Value::Sequence(items));
+/// "applied 3 changes: 1 add-service, 2 add-destination" (with `verb` "applied"), the
+/// kinds in a fixed order; "no changes" when there are none.
+fn summary<'a>(verb: &str, changes: impl IntoIterator<Item = &'a Change>) -> String {
+    let mut counts = [0usize; Action::ALL.len()];
+    for change in changes {
+        if let Some(kind) = Action::ALL.iter().position(|a| *a == change.action()) {
+            counts[kind] += 1;
+        }
     }
-    serde_yaml::to_string(&root).expect("a mapping of strings serialises")
+    let total: usize = counts.iter().sum();
+    if total == 0 {
+        return "no changes".to_owned();
+    }
+    let kinds: Vec<String> = Action::ALL
+        .iter()
+        .zip(counts)
+        .filter(|(_, count)| *count > 0)
+        .map(|(action, count)| format!("{count} {}", action.name()))
+        .collect();
+    let plural = if total == 1 { "" } else { "s" };
+    format!("{verb} {total} change{plural}: {}", kinds.join(", "))
 }
 
-fn run_apply(args: &Args) -> Result<(), Failure> {
+fn run_apply(args: &Args, out: &mut impl Write) -> Result<(), Failure> {
     let allowed = [
         "--file",
         "--keep-weights",
         "--allowed-actions",
         "--scope",
         "--dry-run",
+        "--verbose",
     ];
     args.check(&allowed, 0)?;
+    let verbose = args.has("--verbose");
     let options = converge_options(args, args.has("--dry-run"))?;
-    let report = match converge(&mut open()?, model_source(args), &options) {
+    match converge(&mut open()?, model_source(args), &options) {
+        Ok(Converged::Planned(changes)) if verbose => {
+            for change in &changes {
+                writeln!(out, "would {change}")?;
+            }
+            Ok(())
+        }
         Ok(Converged::Planned(changes)) => {
-            changes.iter().for_each(|change| println!("would {change}"));
-            return Ok(());
+            writeln!(out, "{}", summary("would apply", &changes))?;
+            Ok(())
         }
-        Ok(Converged::Applied(report)) => report,
+        Ok(Converged::Applied(report)) => {
+            print_report(out, &report, verbose)?;
+            Ok(())
+        }
         Err(ConvergeError::ApplyFailed(report)) => {
-            print_results(&report);
-            return Err(converge_failure(ConvergeError::ApplyFailed(report)));
+            print_report(out, &report, verbose)?;
+            Err(converge_failure(ConvergeError::ApplyFailed(report)))
         }
-        Err(e) => return Err(converge_failure(e)),
-    };
-    print_results(&report);
-    Ok(())
-}
-
-fn print_results(report: &ApplyReport) {
-    for (change, result) in &report.results {
-        match result {
-            Ok(()) => println!("ok: {change}"),
-            Err(e) => println!("failed: {change}: {e}"),
-        }
+        Err(e) => Err(converge_failure(e)),
     }
 }
 
-fn get(args: &Args) -> Result<(), Failure> {
+/// Verbose: a line for each change. Otherwise the summary of a success, or the steps that
+/// failed (stderr then says that the others were rolled back).
+fn print_report(out: &mut impl Write, report: &ApplyReport, verbose: bool) -> io::Result<()> {
+    if !verbose && report.succeeded() {
+        return writeln!(out, "{}", summary("applied", &report.changes));
+    }
+    for (change, result) in report.results() {
+        match result {
+            Ok(()) if verbose => writeln!(out, "ok: {change}")?,
+            Ok(()) => {}
+            Err(e) => writeln!(out, "failed: {change}: {e}")?,
+        }
+    }
+    Ok(())
+}
+
+fn get(args: &Args, out: &mut impl Write) -> Result<(), Failure> {
     args.check(&[], 0)?;
     let mut handle = open()?;
     let table = KernelTable::read(&mut handle)
         .map_err(|e| fail(KERNEL, format!("reading the table: {e}")))?;
-    print!("{}", to_yaml(&table));
+    out.write_all(to_yaml(&table).as_bytes())?;
     Ok(())
 }
 
