@@ -6,6 +6,9 @@ PREFIX ?= /usr/local
 DESTDIR ?=
 # Extra libtest arguments for the kernel tests, e.g. make test-kernel KERNEL_TEST_ARGS=scheduler
 KERNEL_TEST_ARGS ?=
+# Seconds each fuzz target runs in make fuzz, and the targets (fuzz/fuzz_targets/).
+FUZZ_TIME ?= 600
+FUZZ_TARGETS := yaml_model model_roundtrip grammars netlink_replies
 # Table size of make bench: services and destinations per service; runs of each row.
 BENCH_ARGS ?= 10000 10
 BENCH_RUNS ?= 3
@@ -33,7 +36,7 @@ BENCH_BIN := target/bench
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
 
-.PHONY: all build install header check-header check-install c-tests demo bench \
+.PHONY: all build install header check-header check-install c-tests demo bench fuzz \
         test testbed test-host test-kernel
 
 ## all: build the shared and static libraries
@@ -108,6 +111,18 @@ bench: testbed
 	$(CC) $(CFLAGS_STRICT) tests/bench/libipvs-build.c -o $(BENCH_BIN)/libipvs-build \
 	    $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib
 	tests/bench/run $(RELEASE)/ipvsrs $(BENCH_BIN)/libipvs-build $(BENCH_ARGS)
+
+## fuzz: each fuzz target for $(FUZZ_TIME) seconds (cargo-fuzz, nightly), its corpus kept in
+## target/fuzz-corpus and seeded from the captured replies and the model fixtures
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz
+	for t in $(FUZZ_TARGETS); do \
+	    mkdir -p target/fuzz-corpus/$$t || exit 1; \
+	    seeds=; case $$t in netlink_replies) seeds=tests/data/replies ;; \
+	        yaml_model|model_roundtrip) seeds=tests/data/models ;; esac; \
+	    $(CARGO) +nightly fuzz run $$t target/fuzz-corpus/$$t $$seeds -- \
+	        -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 || exit 1; \
+	done
 
 ## test: everything: prepare the test bed, then host tests, then kernel tests
 test: testbed test-host test-kernel

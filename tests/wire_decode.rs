@@ -809,6 +809,24 @@ fn short_error_and_data_messages_are_errors() {
     }
 }
 
+/// Found by fuzzing (fuzz/fuzz_targets/netlink_replies.rs): an error code that is no
+/// negative errno (i32::MIN has no negation) is a malformed reply, not a panic.
+#[test]
+fn an_error_code_that_is_no_errno_is_an_error() {
+    for kind in [NLMSG_ERROR, NLMSG_DONE] {
+        for code in [i32::MIN, 5] {
+            let mut buf = nlmsghdr(20, kind, 0);
+            buf.extend_from_slice(&code.to_ne_bytes());
+            let reply = messages(&buf).next().unwrap().unwrap().reply();
+            match (kind, code) {
+                // A positive number after NLMSG_DONE is a dump's count of parts, no error.
+                (NLMSG_DONE, 5) => assert_eq!(reply, Ok(Reply::Done)),
+                _ => assert!(reply.is_err(), "type {kind}, code {code}: {reply:?}"),
+            }
+        }
+    }
+}
+
 #[test]
 fn a_dump_failure_arrives_in_nlmsg_done() {
     let mut buf = nlmsghdr(20, NLMSG_DONE, NLM_F_MULTI);

@@ -149,13 +149,13 @@ impl<'a> Message<'a> {
                     return Ok(Reply::Ack);
                 }
                 Ok(Reply::Error {
-                    errno: -code,
+                    errno: errno_of(code)?,
                     detail: self.ext_ack_text(),
                 })
             }
             NLMSG_DONE => match read_i32(self.payload) {
                 Some(code) if code < 0 => Ok(Reply::Error {
-                    errno: -code,
+                    errno: errno_of(code)?,
                     detail: None,
                 }),
                 _ => Ok(Reply::Done),
@@ -322,6 +322,13 @@ impl<'a> AttrTable<'a> {
         self.get(kind)
             .ok_or_else(|| DecodeError(format!("missing attribute {name}")))
     }
+}
+
+/// The errno of an error code, which the kernel sends negated.
+fn errno_of(code: i32) -> Result<i32, DecodeError> {
+    code.checked_neg()
+        .filter(|errno| *errno > 0)
+        .ok_or_else(|| DecodeError(format!("error code {code} is not a negative errno")))
 }
 
 fn read_i32(b: &[u8]) -> Option<i32> {
