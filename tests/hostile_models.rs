@@ -223,3 +223,24 @@ fn an_alias_inside_its_own_anchor_is_refused() {
     assert_eq!(errors.len(), 1, "{errors:?}");
     assert!(errors[0].starts_with("1:"), "{errors:?}");
 }
+
+#[test]
+fn a_model_file_over_the_size_limit_is_not_read_to_its_end() {
+    let path = std::env::temp_dir().join(format!("ipvsrs-hostile-{}-huge", std::process::id()));
+    let file = std::fs::File::create(&path).unwrap();
+    // Sparse: a file of 64 GiB costs nothing to make.
+    file.set_len(64 << 30).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ipvsrs"))
+        .args(["validate", "-f"])
+        .arg(&path)
+        .output()
+        .expect("start ipvsrs");
+    std::fs::remove_file(&path).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let limit = Limits::default().max_bytes;
+    assert!(
+        stderr.contains(&format!("a model is at most {limit} bytes")),
+        "{stderr}"
+    );
+}

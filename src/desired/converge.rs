@@ -36,22 +36,35 @@ impl ModelSource<'_> {
         }
     }
 
+    /// The model's text, read up to the parser's size limit (a larger one is refused
+    /// before it fills the memory).
     fn text(&self) -> Result<Cow<'_, str>, ConvergeError> {
         let unreadable = |source| ConvergeError::ModelUnreadable {
             origin: self.origin(),
             source,
         };
+        let limit = yaml::Limits::default().max_bytes;
+        let mut bytes = Vec::new();
         match self {
-            ModelSource::Text(text) => Ok(Cow::Borrowed(text)),
-            ModelSource::File(path) => std::fs::read_to_string(path)
-                .map(Cow::Owned)
-                .map_err(unreadable),
-            ModelSource::Stdin => {
-                let mut text = String::new();
-                io::stdin().read_to_string(&mut text).map_err(unreadable)?;
-                Ok(Cow::Owned(text))
-            }
+            ModelSource::Text(text) => return Ok(Cow::Borrowed(text)),
+            ModelSource::File(path) => std::fs::File::open(path)
+                .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
+                .map_err(unreadable)?,
+            ModelSource::Stdin => io::stdin()
+                .lock()
+                .take(limit as u64 + 1)
+                .read_to_end(&mut bytes)
+                .map_err(unreadable)?,
+        };
+        if bytes.len() > limit {
+            return Err(unreadable(io::Error::new(
+                io::ErrorKind::FileTooLarge,
+                format!("a model is at most {limit} bytes"),
+            )));
         }
+        String::from_utf8(bytes)
+            .map(Cow::Owned)
+            .map_err(|e| unreadable(io::Error::new(io::ErrorKind::InvalidData, e)))
     }
 
     /// Reads and validates the model, resolving its parameters from `params` (as

@@ -5,9 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-// pub(super): yaml/emit.rs names the snapshot by this path.
-pub(super) use super::KernelTable;
-use super::{Change, DesiredDest, DesiredTable, DestState, ScopeRule};
+use super::{Change, DesiredDest, DesiredTable, DestState, KernelTable, ScopeRule};
 use crate::model::{
     Daemon, DestEntry, DestKey, Destination, Forward, Service, ServiceKey, Timeouts,
 };

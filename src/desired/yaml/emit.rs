@@ -3,10 +3,10 @@
 
 use std::fmt::Write;
 
-use crate::desired::diff::KernelTable;
 use crate::desired::names::{
     daemon_settings, flag_names, forward_name, netmask_text, tunnel_fields,
 };
+use crate::desired::KernelTable;
 use crate::model::{Daemon, DestEntry, Destination, Forward, Service, ServiceFlags, Timeouts};
 
 /// The table as model YAML: the timeouts (unless all are 0), the running sync daemons
