@@ -22,17 +22,24 @@ services:
 const INTERVAL: Duration = Duration::from_millis(500);
 
 /// A TCP listener in the namespace, on `addr:8080`; stopped on drop.
-struct Listener(Child);
+/// A TCP server in a namespace, and when (CLOCK_MONOTONIC) it began to listen.
+struct Listener {
+    child: Child,
+    listening_since: f64,
+}
 
 impl Listener {
     fn start(ns: &Netns, addr: &str) -> Listener {
+        // The stamp is taken before listen(), so a checker cannot see the server up
+        // before it (Python's monotonic clock is CLOCK_MONOTONIC, as the checker's).
         let script = format!(
             "import socket, time\n\
              s = socket.socket()\n\
              s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
              s.bind(('{addr}', 8080))\n\
+             since = time.monotonic()\n\
              s.listen(64)\n\
-             print('listening', flush=True)\n\
+             print('listening', since, flush=True)\n\
              while True:\n    c, _ = s.accept()\n    c.close()\n"
         );
         let mut child = ns
@@ -41,23 +48,26 @@ impl Listener {
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
-        let mut ready = [0u8; 9];
-        use std::io::Read;
-        child
-            .stdout
-            .as_mut()
-            .unwrap()
-            .read_exact(&mut ready)
+        let mut line = String::new();
+        use std::io::BufRead;
+        std::io::BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
             .unwrap();
-        assert_eq!(&ready, b"listening");
-        Listener(child)
+        let listening_since = line
+            .strip_prefix("listening ")
+            .and_then(|t| t.trim().parse().ok())
+            .unwrap_or_else(|| panic!("the listener said {line:?}"));
+        Listener {
+            child,
+            listening_since,
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -180,8 +190,9 @@ fn a_failed_server_goes_to_weight_zero_and_comes_back() {
     let mut checkd = Checkd::start(&ns, &model, &["--quorum", "4", "--sorry", "10.7.0.3:8080"]);
     wait_for(&ns, BOTH_UP, Duration::from_secs(10));
 
-    drop(rs2);
+    // Stamps are taken before what they time: the checker may notice at once.
     let killed = monotonic();
+    drop(rs2);
     let down = [
         "-A -t 10.9.9.9:80 -s wrr",
         "-a -t 10.9.9.9:80 -r 10.7.0.1:8080 -m -w 3",
@@ -189,8 +200,8 @@ fn a_failed_server_goes_to_weight_zero_and_comes_back() {
         "-a -t 10.9.9.9:80 -r 10.7.0.3:8080 -m -w 1",
     ];
     let seen_down = wait_for(&ns, &down, Duration::from_secs(10));
-    let _rs2 = Listener::start(&ns, "10.7.0.2");
-    let restarted = monotonic();
+    let rs2 = Listener::start(&ns, "10.7.0.2");
+    let restarted = rs2.listening_since;
     let seen_up = wait_for(&ns, BOTH_UP, Duration::from_secs(10));
 
     let (code, log) = checkd.stop();
@@ -303,12 +314,13 @@ fn new_connections_avoid_a_dead_server_until_it_returns() {
     wait_for(&t.director, &table(1), Duration::from_secs(10));
     assert_eq!(t.connect_many(4), [2048, 2048], "both up");
 
-    t.kill_server(1);
+    // Stamps are taken before what they time: the checker may notice at once.
     let killed = monotonic();
+    t.kill_server(1);
     wait_for(&t.director, &table(0), Duration::from_secs(10));
     assert_eq!(t.connect_many(4), [4096, 0], "rs2 down: only rs1");
-    t.restore_server(1);
     let restored = monotonic();
+    t.restore_server(1);
     wait_for(&t.director, &table(1), Duration::from_secs(10));
     assert_eq!(t.connect_many(4), [2048, 2048], "rs2 back");
 
