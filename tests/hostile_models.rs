@@ -245,3 +245,17 @@ fn a_model_file_over_the_size_limit_is_not_read_to_its_end() {
         "{stderr}"
     );
 }
+
+/// Found by fuzzing (fuzz/fuzz_targets/yaml_model.rs): the parameter error repeated a long
+/// address uncut.
+#[test]
+fn a_long_address_with_a_broken_parameter_is_cut_once() {
+    let address = format!("tcp://${{{}", "6".repeat(1000));
+    assert_eq!(
+        errors(&format!("services:\n  - address: {address}\n")),
+        vec![format!(
+            "2:14 address \"tcp://${{{}...\" (1008 bytes): it has a \"${{\" without its closing \"}}\"",
+            "6".repeat(52)
+        )]
+    );
+}

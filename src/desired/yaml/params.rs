@@ -214,9 +214,7 @@ pub(crate) fn substitute<'a>(
             return Ok(Cow::Owned(out));
         };
         let Some(close) = out[open..].find('}').map(|i| open + i) else {
-            return Err(format!(
-                "\"{text}\" has a \"${{\" without its closing \"}}\""
-            ));
+            return Err("it has a \"${\" without its closing \"}\"".to_owned());
         };
         // The last `${` before the first `}` starts the innermost placeholder.
         let start = out[..close].rfind("${").unwrap_or(open);
@@ -229,7 +227,7 @@ pub(crate) fn substitute<'a>(
         out.replace_range(start..=close, &value);
     }
     Err(format!(
-        "\"{text}\" expands parameters more than {MAX_EXPANSIONS} times"
+        "it expands parameters more than {MAX_EXPANSIONS} times"
     ))
 }
 
