@@ -594,7 +594,7 @@ pub(crate) fn split_endpoint(text: &str) -> Result<(IpAddr, Option<&str>), Strin
         let (ip, after) = bracketed.split_once(']').ok_or("\"[\" without \"]\"")?;
         let ip: Ipv6Addr = ip
             .parse()
-            .map_err(|_| format!("\"{ip}\" is not an IPv6 address"))?;
+            .map_err(|_| format!("{} is not an IPv6 address", piece(ip)))?;
         let port = match after {
             "" => None,
             _ => Some(
@@ -609,28 +609,41 @@ pub(crate) fn split_endpoint(text: &str) -> Result<(IpAddr, Option<&str>), Strin
         return Ok((addr, None));
     }
     let (ip, port) = text.rsplit_once(':').unwrap_or((text, ""));
-    let ip: Ipv4Addr = ip
-        .parse()
-        .map_err(|_| format!("\"{ip}\" is not an IP address (IPv4, or IPv6 in brackets)"))?;
+    let ip: Ipv4Addr = ip.parse().map_err(|_| {
+        format!(
+            "{} is not an IP address (IPv4, or IPv6 in brackets)",
+            piece(ip)
+        )
+    })?;
     Ok((IpAddr::V4(ip), Some(port)))
 }
 
 pub(crate) fn parse_protocol(name: &str) -> Result<Protocol, String> {
     Protocol::from_name(name)
-        .ok_or_else(|| format!("protocol \"{name}\" is not one of tcp, udp, sctp"))
+        .ok_or_else(|| format!("protocol {} is not one of tcp, udp, sctp", piece(name)))
 }
 
 pub(crate) fn parse_fwmark(text: &str) -> Result<u32, String> {
     decimal(text)
         .and_then(|mark| u32::try_from(mark).ok())
         .filter(|mark| *mark != 0)
-        .ok_or_else(|| format!("fwmark \"{text}\" is not a number in 1..{}", u32::MAX))
+        .ok_or_else(|| format!("fwmark {} is not a number in 1..{}", piece(text), u32::MAX))
 }
 
 pub(crate) fn parse_port(text: &str) -> Result<u16, String> {
     decimal(text)
         .and_then(|port| u16::try_from(port).ok())
-        .ok_or_else(|| format!("port \"{text}\" is not a number in 0..65535"))
+        .ok_or_else(|| format!("port {} is not a number in 0..65535", piece(text)))
+}
+
+/// A piece of an address, quoted for a message; a long one is cut (the message's caller
+/// quotes the whole address already).
+fn piece(text: &str) -> String {
+    const SHOWN_CHARS: usize = 40;
+    match text.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("\"{}...\"", &text[..cut]),
+        None => format!("\"{text}\""),
+    }
 }
 
 /// Digits only (no sign, no blanks); leading zeros are fine (`0080` is 80).

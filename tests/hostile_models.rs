@@ -259,3 +259,18 @@ fn a_long_address_with_a_broken_parameter_is_cut_once() {
         )]
     );
 }
+
+/// Found by fuzzing: a grammar error repeated a long piece of the address uncut.
+#[test]
+fn a_long_address_piece_is_cut_in_the_reason_too() {
+    let mark = "x".repeat(1000);
+    let errors = errors(&format!("services:\n  - address: fwmark:{mark}\n"));
+    assert_eq!(
+        errors,
+        vec![format!(
+            "2:14 service address \"fwmark:{}...\" (1007 bytes): fwmark \"{}...\" is not a number in 1..4294967295",
+            "x".repeat(53),
+            "x".repeat(40)
+        )]
+    );
+}
