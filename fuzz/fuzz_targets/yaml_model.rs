@@ -1,8 +1,9 @@
 //! A model and a parameter file, split at the first NUL byte: parsing either never panics,
-//! and every error has a position inside the text.
+//! every error has a position inside the text, and wherever the model can be read in
+//! pieces (however small) that reading gives the table that reading it whole does.
 #![no_main]
 
-use ipvsrs::desired::yaml::{parse, Params};
+use ipvsrs::desired::yaml::{parse, parse_cut, Params};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +21,13 @@ fuzz_target!(|data: &[u8]| {
         Ok(params) => params,
         Err(_) => return,
     };
-    if let Err(errors) = parse(model, &params) {
+    let whole = parse(model, &params);
+    for pieces in 2..=4 {
+        if let Some(table) = parse_cut(model, &params, pieces) {
+            assert_eq!(whole.as_ref(), Ok(&table), "read in {pieces} pieces");
+        }
+    }
+    if let Err(errors) = whole {
         assert!(!errors.0.is_empty());
         // YAML breaks lines at \n, \r\n and a lone \r.
         let lines = model.replace("\r\n", "\n").matches(['\n', '\r']).count() + 1;

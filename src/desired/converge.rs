@@ -6,9 +6,8 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::thread::JoinHandle;
 
+use super::workers;
 use super::yaml::{self, ModelErrors, ParamFileError, Params};
 use super::{
     apply, diff, Action, ApplyRefused, ApplyReport, Change, DesiredTable, DiffOptions, KernelTable,
@@ -252,23 +251,11 @@ pub fn converge(
     model: ModelSource<'_>,
     options: &ConvergeOptions,
 ) -> Result<Converged, ConvergeError> {
-    let params = Arc::new(options.params.resolve()?);
-    let text = Arc::new(model.text()?.into_owned());
-    let parse = {
-        let (params, text) = (Arc::clone(&params), Arc::clone(&text));
-        move || yaml::parse(&text, &*params)
-    };
-    // Not std::thread::scope: on a thread that C created, it leaves a handle behind that
-    // valgrind reports as lost.
-    let parser = std::thread::Builder::new()
-        .name("ipvsrs-parse".into())
-        .spawn(parse)
-        .map(|thread| JoinOnDrop(Some(thread)));
-    let current = KernelTable::read(handle);
-    let parsed = match parser {
-        Ok(parser) => parser.join(),
-        Err(_) => yaml::parse(&text, &*params),
-    };
+    let params = options.params.resolve()?;
+    let text = model.text()?;
+    let parse = |_| yaml::parse(&text, &params);
+    let (mut parsed, current) = workers::in_parallel(1, &parse, || KernelTable::read(handle));
+    let parsed = parsed.pop().expect("one parse");
     drop((text, params));
     let desired = parsed.map_err(|errors| ConvergeError::ModelInvalid {
         origin: model.origin(),
@@ -285,27 +272,5 @@ pub fn converge(
     match report.succeeded() {
         true => Ok(Converged::Applied(report)),
         false => Err(ConvergeError::ApplyFailed(report)),
-    }
-}
-
-/// A thread that is joined when this is dropped, also while a panic unwinds.
-struct JoinOnDrop<T>(Option<JoinHandle<T>>);
-
-impl<T> JoinOnDrop<T> {
-    /// The thread's result; its panic, if it panicked, continues here.
-    fn join(mut self) -> T {
-        let thread = self.0.take().expect("joined once");
-        thread
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-    }
-}
-
-impl<T> Drop for JoinOnDrop<T> {
-    fn drop(&mut self) {
-        if let Some(thread) = self.0.take() {
-            // Unwinding already: the thread's own panic, if any, is dropped.
-            let _ = thread.join();
-        }
     }
 }

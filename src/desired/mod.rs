@@ -15,6 +15,7 @@ mod diff;
 mod kernel_table;
 mod names;
 mod scope;
+mod workers;
 pub mod yaml;
 
 pub use self::apply::{apply, ApplyRefused, ApplyReport};

@@ -11,9 +11,12 @@ use std::ops::RangeInclusive;
 
 use super::params::{self, ParamSource};
 use super::reader::{Fatal, Item, Kind, Mark, Node, Reader, Resolved};
+use super::split::Split;
+use super::Limits;
 use crate::desired::names::{
     Flag, CHECKSUMS, ENGINES, FLAGS, FORWARDS, ROLES, SCHEDULERS, STATES, TUNNEL_TYPES,
 };
+use crate::desired::workers;
 use crate::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use crate::model::{
     Daemon, DestAddress, Destination, Family, Forward, Protocol, Service, ServiceAddress,
@@ -59,6 +62,57 @@ pub(super) fn check(
         true => Ok(table),
         false => Err(problems),
     })
+}
+
+/// [`check`] of a model cut by [`split`](super::split): the head first, then the pieces
+/// at once, one a thread. The table, or `None` when any part has a problem of any kind
+/// or the head is not what the cut expects (the caller then reads the whole text with
+/// [`check`], which gives every message in its usual form).
+pub(super) fn check_split(
+    split: &Split<'_>,
+    params: &dyn ParamSource,
+    limits: &Limits,
+) -> Option<DesiredTable> {
+    let mut reader = Reader::new(split.head, limits);
+    let mut head = Walker {
+        reader: &mut reader,
+        params,
+        problems: Vec::new(),
+    };
+    let sections = head.sections().ok()?;
+    // The cut put the head's last line, `services:`, as the key of the list that follows.
+    let empty_list = matches!(&sections.services, Some(records) if records.is_empty());
+    if !empty_list || !head.problems.is_empty() {
+        return None;
+    }
+    head.reader.finish().ok()?;
+    // A piece's list is one level less deep than in the model (under its top mapping).
+    let piece_limits = Limits {
+        max_depth: limits.max_depth.checked_sub(1)?,
+        ..limits.clone()
+    };
+    let read_piece = |index: usize| {
+        let piece = &split.pieces[index];
+        let mut reader = Reader::new(piece.text, &piece_limits).starting_at_line(piece.first_line);
+        let mut walker = Walker {
+            reader: &mut reader,
+            params,
+            problems: Vec::new(),
+        };
+        let list = walker.reader.document().ok()??;
+        let records = walker.services(list).ok()?;
+        let clean = walker.problems.is_empty();
+        (reader.finish().is_ok() && clean).then_some(records)
+    };
+    let others = |index: usize| read_piece(index + 1);
+    let (others, first) = workers::in_parallel(split.pieces.len() - 1, &others, || read_piece(0));
+    let mut records = first?;
+    for piece in others {
+        records.extend(piece?);
+    }
+    let mut table = sections.table;
+    table.services = head.finish_services(records, &sections.defaults);
+    head.problems.is_empty().then_some(table)
 }
 
 /// How a value looks in a message; long text is cut.
@@ -134,6 +188,14 @@ struct DestRecord {
     /// The tunnel settings and where they are.
     tunnel: Option<(Tunnel, Mark)>,
     state: DestState,
+}
+
+/// A model's top level as read, before the services are finished.
+struct Sections {
+    table: DesiredTable,
+    defaults: Defaults,
+    /// `None` when the model has no `services`.
+    services: Option<Vec<ServiceRecord>>,
 }
 
 /// What destinations need to know about their service.
@@ -369,36 +431,46 @@ impl<'t> Walker<'_, 't, '_> {
     }
 
     fn document(&mut self) -> Step<DesiredTable> {
+        let sections = self.sections()?;
+        let mut table = sections.table;
+        let services = sections.services.unwrap_or_default();
+        table.services = self.finish_services(services, &sections.defaults);
+        Ok(table)
+    }
+
+    /// The model's top level, its services not yet finished.
+    fn sections(&mut self) -> Step<Sections> {
+        let mut sections = Sections {
+            table: DesiredTable::default(),
+            defaults: Defaults::default(),
+            services: None,
+        };
         let Some(root) = self.reader.document()? else {
             // An empty file is more likely a mistake than a request to wipe the table.
             self.fail(
                 Mark::START,
                 "the model is empty; write {} for an empty table".to_owned(),
             );
-            return Ok(DesiredTable::default());
+            return Ok(sections);
         };
         if root.is_null() {
             self.fail(
                 root.at,
                 "the model is empty; write {} for an empty table".to_owned(),
             );
-            return Ok(DesiredTable::default());
+            return Ok(sections);
         }
-        let mut defaults = Defaults::default();
-        let mut services = Vec::new();
-        let mut table = DesiredTable::default();
         const KEYS: &[&str] = &["defaults", "timeouts", "daemons", "services"];
         self.entries(root, "the model", KEYS, |w, key, value| {
             match key {
-                "defaults" => defaults = w.defaults(value)?,
-                "timeouts" => table.timeouts = Some(w.timeouts(value)?),
-                "daemons" => table.daemons = Some(w.daemons(value)?),
-                _ => services = w.services(value)?,
+                "defaults" => sections.defaults = w.defaults(value)?,
+                "timeouts" => sections.table.timeouts = Some(w.timeouts(value)?),
+                "daemons" => sections.table.daemons = Some(w.daemons(value)?),
+                _ => sections.services = Some(w.services(value)?),
             }
             Ok(())
         })?;
-        table.services = self.finish_services(services, &defaults);
-        Ok(table)
+        Ok(sections)
     }
 
     fn defaults(&mut self, node: Node<'t>) -> Step<Defaults> {

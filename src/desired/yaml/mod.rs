@@ -31,12 +31,14 @@
 //!
 //! The text is read as a stream of parser events, checked against [`Limits`] as they come
 //! (hostile input is refused early, in bounded time and memory) and turned straight into
-//! the table's types: no document tree is built.
+//! the table's types: no document tree is built. A big model is cut at service
+//! boundaries and its pieces read at once, one a thread (`split.rs`).
 
 mod check;
 pub mod emit;
 mod params;
 mod reader;
+mod split;
 
 use std::fmt;
 
@@ -131,6 +133,11 @@ pub fn parse_with_limits(
     limits: &Limits,
 ) -> Result<DesiredTable, ModelErrors> {
     check_size(text, limits)?;
+    if let Some(split) = split::split(text) {
+        if let Some(table) = check::check_split(&split, params, limits) {
+            return Ok(table);
+        }
+    }
     let problems = match check::check(Reader::new(text, limits), params)? {
         Ok(table) => return Ok(table),
         Err(problems) => problems,
@@ -141,6 +148,15 @@ pub fn parse_with_limits(
         .collect();
     errors.sort_by_key(|error| (error.line, error.column));
     Err(ModelErrors(errors))
+}
+
+/// For the fuzz target: the table read from `text` cut into up to `pieces`, however
+/// small; `None` where it is not cut or any part has a problem. Wherever this gives a
+/// table, [`parse`] gives the same one.
+#[doc(hidden)]
+pub fn parse_cut(text: &str, params: &dyn ParamSource, pieces: usize) -> Option<DesiredTable> {
+    let split = split::split_into(text, pieces, 0)?;
+    check::check_split(&split, params, &Limits::default())
 }
 
 fn check_size(text: &str, limits: &Limits) -> Result<(), Fatal> {

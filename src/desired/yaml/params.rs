@@ -12,7 +12,7 @@ use super::{Limits, ModelError};
 
 /// Where parameter values come from. The parser asks for a name without the `${` `}`
 /// (`env.PORT`, `host.eth0`, `ports.web`); `None` means unknown, which is a model error.
-pub trait ParamSource {
+pub trait ParamSource: Sync {
     fn lookup(&self, name: &str) -> Option<String>;
 }
 

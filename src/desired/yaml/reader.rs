@@ -200,6 +200,8 @@ pub(crate) struct Reader<'t> {
     replayed_events: usize,
     /// The parser gave the end of the text.
     ended: bool,
+    /// Lines of the model before the text (see `starting_at_line`).
+    lines_before: u32,
 }
 
 impl<'t> Reader<'t> {
@@ -221,6 +223,33 @@ impl<'t> Reader<'t> {
             text_events: 0,
             replayed_events: 0,
             ended: false,
+            lines_before: 0,
+        }
+    }
+
+    /// A reader of a piece of a model that starts on line `first_line` of it, so that
+    /// positions are the model's.
+    pub fn starting_at_line(mut self, first_line: u32) -> Reader<'t> {
+        self.lines_before = first_line.saturating_sub(1);
+        self
+    }
+
+    fn syntax(&self, error: &ScanError) -> Fatal {
+        let message = match error.kind() {
+            ErrorKind::RecursionLimitExceeded => nested_too_deep(&self.limits),
+            _ => format!("YAML syntax: {}", error.info()),
+        };
+        Fatal {
+            at: self.mark(error.marker()),
+            message,
+        }
+    }
+
+    fn mark(&self, marker: &Marker) -> Mark {
+        let mark = Mark::of(marker);
+        Mark {
+            line: mark.line.saturating_add(self.lines_before),
+            ..mark
         }
     }
 
@@ -426,8 +455,8 @@ impl<'t> Reader<'t> {
     fn text_event(&mut self) -> Result<(Event<'t>, Mark), Fatal> {
         self.text_events += 1;
         match self.parser.next() {
-            Some(Ok((event, span))) => Ok((event, Mark::of(&span.start))),
-            Some(Err(error)) => Err(syntax(&error, &self.limits)),
+            Some(Ok((event, span))) => Ok((event, self.mark(&span.start))),
+            Some(Err(error)) => Err(self.syntax(&error)),
             None => Err(Fatal {
                 at: Mark::START,
                 message: "YAML syntax: the text ended early".to_owned(),
@@ -451,17 +480,6 @@ fn tag_parts(tag: Option<&Tag>) -> (Option<&'static str>, Option<String>) {
             None,
             Some(format!("{}{}", tag.original_handle(), tag.suffix())),
         ),
-    }
-}
-
-fn syntax(error: &ScanError, limits: &Limits) -> Fatal {
-    let message = match error.kind() {
-        ErrorKind::RecursionLimitExceeded => nested_too_deep(limits),
-        _ => format!("YAML syntax: {}", error.info()),
-    };
-    Fatal {
-        at: Mark::of(error.marker()),
-        message,
     }
 }
 
