@@ -75,6 +75,12 @@
 
 #define IPVSRS_CHANGE_STOP_DAEMON 9
 
+/**
+ * How long a request waits for the kernel's answer unless `ipvsrs_set_reply_timeout`
+ * says otherwise, in milliseconds.
+ */
+#define IPVSRS_DEFAULT_REPLY_TIMEOUT_MS 30000
+
 #define MINIMUM_IPVS_VERSION_MAJOR 1
 
 #define MINIMUM_IPVS_VERSION_MINOR 1
@@ -630,7 +636,8 @@ void ipvsrs_changeset_free(struct ipvsrs_changeset *cs);
  * Opens the IPVS table of the network namespace at `netns_path` (e.g.
  * "/run/netns/blue"), or of the caller's namespace when `netns_path` is NULL.
  * Returns a handle to release with `ipvsrs_close`, or NULL with errno: `ENOPROTOOPT` no
- * IPVS in the kernel, `EPERM` no CAP_NET_ADMIN, `ENOENT` no such namespace file.
+ * IPVS in the kernel, `EPERM` no CAP_NET_ADMIN, `ENOENT` no such namespace file. The
+ * calling thread never changes namespace: a short-lived thread makes the socket there.
  */
 struct ipvsrs_handle *ipvsrs_open(const char *netns_path);
 
@@ -645,6 +652,14 @@ struct ipvsrs_handle *ipvsrs_open_netns_fd(int netns_fd);
  * follow.
  */
 void ipvsrs_close(struct ipvsrs_handle *h);
+
+/**
+ * Sets how long each request on `h` waits for the kernel's answer, in milliseconds (0:
+ * for ever). The kernel answers at once, so only a lost answer waits; a request that
+ * times out fails with `ETIMEDOUT`, and the handle stays usable (its next request goes
+ * out on a new socket). Returns 0, or -1 with errno.
+ */
+int ipvsrs_set_reply_timeout(struct ipvsrs_handle *h, unsigned int timeout_ms);
 
 /**
  * Writes the IPVS version code and connection table size into `*out` (`num_services` is
@@ -741,8 +756,9 @@ int ipvsrs_stop_daemon(struct ipvsrs_handle *h, int state);
 int ipvsrs_get_daemons(struct ipvsrs_handle *h, ipvs_daemon_t *out, size_t *count);
 
 /**
- * Takes a snapshot of all services (one dump), with 64-bit stats and rates in each
- * entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
+ * Takes a snapshot of all services, each once even while other namespaces change their
+ * tables (checked against the namespace's service count, dumping again if a dump
+ * skipped one), with 64-bit stats and rates in each entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
  * NULL with errno.
  */
 struct ipvsrs_service_iter *ipvsrs_services(struct ipvsrs_handle *h);

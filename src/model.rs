@@ -219,6 +219,16 @@ pub struct Service {
 }
 
 impl Service {
+    /// Whether the two have the same settings (the key aside, and the kernel's own
+    /// `HASHED` flag).
+    pub fn same_settings(&self, other: &Service) -> bool {
+        self.scheduler == other.scheduler
+            && self.flags.user() == other.flags.user()
+            && self.timeout == other.timeout
+            && self.netmask == other.netmask
+            && self.pe_name == other.pe_name
+    }
+
     /// A service with the defaults ipvsadm uses: no flags, no persistence, a host netmask.
     pub fn new(key: ServiceKey, scheduler: &str) -> Service {
         Service {
@@ -353,6 +363,18 @@ impl Destination {
             upper_threshold: 0,
             lower_threshold: 0,
             tunnel: Tunnel::default(),
+        }
+    }
+
+    /// The destination as the kernel compares it: tunnel settings only count for tunnel
+    /// forwarding.
+    pub fn normalised(&self) -> Destination {
+        match self.forward {
+            Forward::Tunnel => self.clone(),
+            _ => Destination {
+                tunnel: Tunnel::default(),
+                ..self.clone()
+            },
         }
     }
 

@@ -542,8 +542,8 @@ class Handle:
         return self._handle
 
     def services(self) -> List[Service]:
-        """Every service with its destinations, from one snapshot of the table (plus one
-        dump per service for its destinations)."""
+        """Every service with its destinations: one snapshot of the services (each once,
+        as ipvsrs_services takes it) plus one dump per service for its destinations."""
         handle = self._open_handle()
         it = _lib.ipvsrs_services(handle)
         if not it:

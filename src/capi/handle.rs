@@ -5,6 +5,7 @@
 use std::ffi::{c_char, c_int, c_uint, CStr};
 use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use super::libipvs::types::{
     ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
@@ -62,7 +63,8 @@ fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CEr
 /// Opens the IPVS table of the network namespace at `netns_path` (e.g.
 /// "/run/netns/blue"), or of the caller's namespace when `netns_path` is NULL.
 /// Returns a handle to release with `ipvsrs_close`, or NULL with errno: `ENOPROTOOPT` no
-/// IPVS in the kernel, `EPERM` no CAP_NET_ADMIN, `ENOENT` no such namespace file.
+/// IPVS in the kernel, `EPERM` no CAP_NET_ADMIN, `ENOENT` no such namespace file. The
+/// calling thread never changes namespace: a short-lived thread makes the socket there.
 #[no_mangle]
 pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
     boundary(std::ptr::null_mut(), || {
@@ -108,6 +110,24 @@ pub extern "C" fn ipvsrs_close(h: *mut ipvsrs_handle) {
             // SAFETY: a handle from ipvsrs_open, closed once.
             drop(unsafe { Box::from_raw(h) });
         }
+    })
+}
+
+/// How long a request waits for the kernel's answer unless `ipvsrs_set_reply_timeout`
+/// says otherwise, in milliseconds.
+pub const IPVSRS_DEFAULT_REPLY_TIMEOUT_MS: c_uint = 30_000;
+
+/// Sets how long each request on `h` waits for the kernel's answer, in milliseconds (0:
+/// for ever). The kernel answers at once, so only a lost answer waits; a request that
+/// times out fails with `ETIMEDOUT`, and the handle stays usable (its next request goes
+/// out on a new socket). Returns 0, or -1 with errno.
+#[no_mangle]
+pub extern "C" fn ipvsrs_set_reply_timeout(h: *mut ipvsrs_handle, timeout_ms: c_uint) -> c_int {
+    boundary(-1, || {
+        with_handle(h, |handle| {
+            let timeout = (timeout_ms != 0).then(|| Duration::from_millis(timeout_ms.into()));
+            Ok(handle.set_reply_timeout(timeout)?)
+        })
     })
 }
 
@@ -360,4 +380,15 @@ pub extern "C" fn ipvsrs_get_daemons(
             Ok(())
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_c_default_reply_timeout_is_the_handles() {
+        let c_default = Duration::from_millis(IPVSRS_DEFAULT_REPLY_TIMEOUT_MS.into());
+        assert_eq!(c_default, Handle::DEFAULT_REPLY_TIMEOUT);
+    }
 }

@@ -1,5 +1,5 @@
 //! Iteration over the services of a handle and the destinations of a service. Each
-//! iterator is a snapshot taken by one kernel dump, so iterating costs no further I/O and
+//! iterator is a snapshot taken when it is made, so iterating costs no further I/O and
 //! the entries stay valid, whatever the kernel does, until the iterator is freed.
 
 use super::handle::{ipvsrs_handle, lock};
@@ -30,8 +30,9 @@ pub struct ipvsrs_service_iter(Snapshot<ip_vs_service_entry>);
 /// Iterator over a snapshot of one service's destinations (`ipvsrs_dests`).
 pub struct ipvsrs_dest_iter(Snapshot<ip_vs_dest_entry>);
 
-/// Takes a snapshot of all services (one dump), with 64-bit stats and rates in each
-/// entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
+/// Takes a snapshot of all services, each once even while other namespaces change their
+/// tables (checked against the namespace's service count, dumping again if a dump
+/// skipped one), with 64-bit stats and rates in each entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
 /// NULL with errno.
 #[no_mangle]
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {

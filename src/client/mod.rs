@@ -2,12 +2,13 @@
 //! command, errors with the kernel's errno, and batches of writes in one `send`.
 
 mod error;
+mod listing;
 mod socket;
 
-use std::collections::HashSet;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
+use std::time::Duration;
 
 pub use error::{errno_text, Error, Result};
 
@@ -32,6 +33,8 @@ pub struct Handle {
     owner: u32,
     /// The namespace the handle was opened in, kept to reopen there after a fork.
     netns: Option<OwnedFd>,
+    /// See [`Handle::set_reply_timeout`].
+    timeout: Option<Duration>,
 }
 
 impl Handle {
@@ -49,8 +52,8 @@ impl Handle {
     }
 
     /// Opens the IPVS table of the network namespace at `path` (`/run/netns/NAME`,
-    /// `/proc/PID/ns/net`). The calling thread visits that namespace only while the socket
-    /// is created.
+    /// `/proc/PID/ns/net`). The socket is made there by a short-lived thread: the calling
+    /// thread never changes namespace.
     pub fn open_in_netns(path: impl AsRef<Path>) -> Result<Handle> {
         let path = path.as_ref();
         let ns = File::open(path)
@@ -68,10 +71,12 @@ impl Handle {
     }
 
     fn open_with(netns: Option<OwnedFd>) -> Result<(Handle, Info)> {
-        let (socket, family) = connect(netns.as_ref().map(|f| f.as_fd()))?;
+        let timeout = Some(Handle::DEFAULT_REPLY_TIMEOUT);
+        let (socket, family) = connect(netns.as_ref().map(|f| f.as_fd()), timeout)?;
         let mut handle = Handle {
             socket,
             family,
+            timeout,
             owner: std::process::id(),
             netns,
         };
@@ -86,11 +91,31 @@ impl Handle {
         self.family
     }
 
-    /// Reopens the socket if this process is a fork of the one that opened it.
+    /// How long a request waits for the kernel's answer before it fails with
+    /// `ETIMEDOUT`, unless [`Handle::set_reply_timeout`] says otherwise. The kernel answers at
+    /// once (it does the work while the request is sent), so only a lost answer waits.
+    pub const DEFAULT_REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+    /// Sets how long each request waits for the kernel's answer (`None`: for ever). A
+    /// request that times out fails with `ETIMEDOUT`, and the handle stays usable: its
+    /// next request goes out on a new socket, so a late answer is never taken for another.
+    pub fn set_reply_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        self.socket.set_timeout(timeout)?;
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    /// See [`Handle::set_reply_timeout`].
+    pub fn reply_timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Reopens the socket if this process is a fork of the one that opened it, or if a
+    /// request on it timed out.
     fn ensure_own_socket(&mut self) -> Result<()> {
         let pid = std::process::id();
-        if pid != self.owner {
-            let (socket, family) = connect(self.netns.as_ref().map(|f| f.as_fd()))?;
+        if pid != self.owner || self.socket.timed_out() {
+            let (socket, family) = connect(self.netns.as_ref().map(|f| f.as_fd()), self.timeout)?;
             self.socket = socket;
             self.family = family;
             self.owner = pid;
@@ -211,25 +236,6 @@ impl Handle {
         found.ok_or_else(|| no_reply(Request::GetService(key)))
     }
 
-    /// Every service, in the kernel's order.
-    ///
-    /// The kernel resumes a dump by position in a service table that all namespaces share,
-    /// so services added or deleted in any namespace while the dump runs make it repeat some
-    /// of ours (even a one-part dump: its final, empty part walks the table again) or, in a
-    /// dump of several parts, skip some. Repeats are dropped here; skips cannot be seen.
-    pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
-        let mut all = Vec::new();
-        let mut seen = HashSet::new();
-        self.request(Request::DumpServices, |_, attrs| {
-            let entry = ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?;
-            if seen.insert(entry.service.key) {
-                all.push(entry);
-            }
-            Ok(())
-        })?;
-        Ok(all)
-    }
-
     pub fn add_dest(&mut self, service: &ServiceKey, dest: &Destination) -> Result<()> {
         self.write(Request::NewDest(service, dest))
     }
@@ -244,7 +250,9 @@ impl Handle {
     }
 
     /// The destinations of a service, in the kernel's order (newest first). The kernel
-    /// answers an unknown service with an empty list, not an error.
+    /// answers an unknown service with an empty list, not an error. A destination dump
+    /// resumes by position in the service's own list, so only changes to this service
+    /// can make it skip or repeat one.
     pub fn dests(&mut self, service: &ServiceKey) -> Result<Vec<DestEntry>> {
         let family = service.family();
         let mut all = Vec::new();
@@ -335,8 +343,8 @@ impl Handle {
 }
 
 /// Opens a socket (in `netns` if given) and resolves the IPVS family on it.
-fn connect(netns: Option<BorrowedFd<'_>>) -> Result<(Socket, u16)> {
-    let mut socket = Socket::open(netns)?;
+fn connect(netns: Option<BorrowedFd<'_>>, timeout: Option<Duration>) -> Result<(Socket, u16)> {
+    let mut socket = Socket::open(netns, timeout)?;
     let mut family = None;
     let context = "resolving the IPVS generic netlink family";
     let found = socket.request(

@@ -1,15 +1,19 @@
 //! The generic-netlink socket, created in a chosen network namespace, and the
-//! request/response exchange: one request, or a batch of many in one `send`.
+//! request/response exchange: one request, or a batch of many in one `send`. Beside it, a
+//! raw socket in the same namespace for the one fact netlink leaves out: how many
+//! services the namespace has.
 
-use std::fs::File;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::time::Duration;
 
 use neli::consts::socket::{Msg, NlFamily};
 use neli::socket::NlSocket;
 use neli::utils::Groups;
 
 use super::error::{Error, Result};
+use crate::model::{Family, Protocol, ServiceKey};
 use crate::wire::netlink::{messages, Reply};
 use crate::wire::DecodeError;
 
@@ -19,25 +23,55 @@ const RECV_BUFFER: usize = 64 * 1024;
 const SOCKET_RCVBUF: libc::c_int = 4 * 1024 * 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
+/// IPVS's getsockopt for `struct ip_vs_getinfo`, whose last field is the namespace's
+/// number of services (netlink's GET_INFO has no such attribute).
+const IP_VS_SO_GET_INFO: libc::c_int = 64 + 1024 + 64 + 1;
+
+/// IPVS's getsockopt for `struct ip_vs_get_services`: the namespace's IPv4 services,
+/// all in one answer.
+const IP_VS_SO_GET_SERVICES: libc::c_int = IP_VS_SO_GET_INFO + 1;
+/// The kernel's `struct ip_vs_service_entry`: protocol (u16, at 0), address (be32, 4),
+/// port (be16, 8) and firewall mark (u32, 12) lead it.
+const SERVICE_ENTRY_BYTES: usize = 104;
+/// Where `struct ip_vs_get_services`' entries start (they are 8-aligned).
+const SERVICE_ENTRIES_AT: usize = 8;
+
+/// `struct ip_vs_getinfo`.
+#[repr(C)]
+#[derive(Default)]
+struct GetInfo {
+    version: u32,
+    conn_tab_size: u32,
+    num_services: u32,
+}
 
 /// A request to send: what it does (for errors) and how to encode it with a sequence number.
 pub(crate) type Outgoing<'a> = (&'a dyn std::fmt::Display, &'a dyn Fn(&mut Vec<u8>, u32));
 
 pub(crate) struct Socket {
     sock: NlSocket,
+    /// How long a receive waits; `None` for ever.
+    timeout: Option<Duration>,
+    /// A receive timed out: the rest of that answer may still come, so the socket is not
+    /// used again (see [`Socket::timed_out`]).
+    timed_out: bool,
+    /// For [`Socket::service_count`]; `None` where no raw socket could be made.
+    counter: Option<OwnedFd>,
     seq: u32,
     recv_buf: Vec<u8>,
     send_buf: Vec<u8>,
 }
 
 impl Socket {
-    /// Opens a socket in the caller's network namespace, or in `netns` if given. A netlink
-    /// socket stays in the namespace it was created in, so the calling thread only visits
-    /// `netns` for the `socket()` call.
-    pub fn open(netns: Option<BorrowedFd<'_>>) -> Result<Socket> {
-        let sock = match netns {
-            None => new_socket(),
-            Some(ns) => in_netns(ns, new_socket)?,
+    /// Opens a socket in the caller's network namespace, or in `netns` if given. A socket
+    /// stays in the namespace it was created in, so only the `socket()` calls happen in
+    /// `netns`, on a short-lived thread (the caller's never moves). Receives wait at
+    /// most `timeout`.
+    pub fn open(netns: Option<BorrowedFd<'_>>, timeout: Option<Duration>) -> Result<Socket> {
+        let both = || Ok((new_socket()?, raw_socket().ok()));
+        let (sock, counter) = match netns {
+            None => both(),
+            Some(ns) => in_netns(ns, both)?,
         }
         .map_err(|e| Error::io("opening a generic netlink socket", e))?;
         let fd = sock.as_raw_fd();
@@ -48,12 +82,103 @@ impl Socket {
         }
         let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_CAP_ACK, 1);
         let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1);
-        Ok(Socket {
+        let mut socket = Socket {
             sock,
+            timeout: None,
+            timed_out: false,
+            counter,
             seq: 0,
             recv_buf: vec![0; RECV_BUFFER],
             send_buf: Vec::new(),
-        })
+        };
+        socket.set_timeout(timeout)?;
+        Ok(socket)
+    }
+
+    /// Makes every receive wait at most `timeout` (`None`: for ever), after which it
+    /// fails with `ETIMEDOUT`.
+    pub fn set_timeout(&mut self, timeout: Option<Duration>) -> Result<()> {
+        let wait = timeout.unwrap_or(Duration::ZERO);
+        // A zero timeval means no timeout: round a tiny one up to a microsecond.
+        let micros = match (timeout, wait.subsec_micros()) {
+            (Some(_), 0) if wait.as_secs() == 0 => 1,
+            (_, micros) => micros,
+        };
+        let value = libc::timeval {
+            tv_sec: wait.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
+            tv_usec: micros as libc::suseconds_t,
+        };
+        // SAFETY: value outlives the call and the length matches its type.
+        let rc = unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_RCVTIMEO,
+                (&value as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            return Err(Error::io("setting the netlink socket's receive timeout", e));
+        }
+        self.timeout = timeout;
+        Ok(())
+    }
+
+    /// Whether a receive timed out: the rest of that answer may still arrive (and a dump
+    /// left running makes the kernel refuse the next one), so the socket should be
+    /// replaced.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// How many services the namespace has, by IPVS's sockopt interface; `None` where
+    /// that cannot be asked (the raw socket needs CAP_NET_RAW).
+    pub fn service_count(&self) -> Option<usize> {
+        let fd = self.counter.as_ref()?;
+        let mut info = GetInfo::default();
+        let mut len = std::mem::size_of::<GetInfo>() as libc::socklen_t;
+        // SAFETY: the kernel writes at most `len` bytes into `info`, which has that size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IP,
+                IP_VS_SO_GET_INFO,
+                (&mut info as *mut GetInfo).cast(),
+                &mut len,
+            )
+        };
+        (rc == 0 && len as usize == std::mem::size_of::<GetInfo>())
+            .then_some(info.num_services as usize)
+    }
+
+    /// The keys of the namespace's IPv4 services, read in one answer (the kernel lists
+    /// them under its lock, so no position can shift as in a dump), at most `room` of
+    /// them; `None` where that cannot be asked. The sockopt interface has no IPv6.
+    pub fn ipv4_service_keys(&self, room: usize) -> Option<Vec<ServiceKey>> {
+        let fd = self.counter.as_ref()?;
+        let room_field = u32::try_from(room).ok()?;
+        let mut buf = vec![0u8; SERVICE_ENTRIES_AT + room * SERVICE_ENTRY_BYTES];
+        buf[..4].copy_from_slice(&room_field.to_ne_bytes());
+        // The kernel wants the exact size for `room` entries.
+        let mut len = libc::socklen_t::try_from(buf.len()).ok()?;
+        // SAFETY: the kernel writes at most `len` bytes into `buf`, which has that size.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd.as_raw_fd(),
+                libc::IPPROTO_IP,
+                IP_VS_SO_GET_SERVICES,
+                buf.as_mut_ptr().cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 {
+            return None;
+        }
+        let entries = buf[SERVICE_ENTRIES_AT..].chunks_exact(SERVICE_ENTRY_BYTES);
+        // Slots the kernel had no service for stay zero: no protocol, no mark.
+        Some(entries.filter_map(ipv4_service_key).collect())
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -243,10 +368,38 @@ impl Socket {
                 }
                 Ok((len, _)) => return Ok(len),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.timed_out = true;
+                    let waited = self.timeout.unwrap_or_default();
+                    return Err(Error::io(
+                        format!("{context}: no reply from the kernel within {waited:?}"),
+                        io::Error::from_raw_os_error(libc::ETIMEDOUT),
+                    ));
+                }
                 Err(e) => return Err(Error::io(context.to_string(), e)),
             }
         }
     }
+}
+
+/// The key of one kernel `struct ip_vs_service_entry`.
+fn ipv4_service_key(entry: &[u8]) -> Option<ServiceKey> {
+    let field = |at: usize, n: usize| &entry[at..at + n];
+    let protocol = u16::from_ne_bytes(field(0, 2).try_into().ok()?);
+    let addr: [u8; 4] = field(4, 4).try_into().ok()?;
+    let port = u16::from_be_bytes(field(8, 2).try_into().ok()?);
+    let mark = u32::from_ne_bytes(field(12, 4).try_into().ok()?);
+    if mark != 0 {
+        return Some(ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark,
+        });
+    }
+    Some(ServiceKey::Addr {
+        protocol: Protocol::from_number(protocol)?,
+        addr: IpAddr::V4(Ipv4Addr::from(addr)),
+        port,
+    })
 }
 
 fn malformed(context: &dyn std::fmt::Display, e: DecodeError) -> Error {
@@ -258,6 +411,23 @@ fn malformed(context: &dyn std::fmt::Display, e: DecodeError) -> Error {
 
 fn new_socket() -> io::Result<NlSocket> {
     NlSocket::connect(NlFamily::Generic, None, Groups::empty())
+}
+
+/// A socket for IPVS's sockopt interface, as libipvs opens one.
+fn raw_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); a descriptor it returns is ours alone.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_INET,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::IPPROTO_RAW,
+        )
+    };
+    match fd {
+        -1 => Err(io::Error::last_os_error()),
+        // SAFETY: a fresh descriptor, owned by nothing else.
+        fd => Ok(unsafe { OwnedFd::from_raw_fd(fd) }),
+    }
 }
 
 fn setsockopt_int(
@@ -292,12 +462,75 @@ fn setns(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// Runs `f` with the calling thread in network namespace `ns`, then moves it back.
-fn in_netns<T>(ns: BorrowedFd<'_>, f: impl FnOnce() -> io::Result<T>) -> Result<io::Result<T>> {
-    let home = File::open("/proc/thread-self/ns/net")
-        .map_err(|e| Error::io("opening this thread's network namespace", e))?;
-    setns(ns).map_err(|e| Error::io("entering the network namespace", e))?;
-    let result = f();
-    setns(home.as_fd()).map_err(|e| Error::io("returning to the original network namespace", e))?;
-    Ok(result)
+/// Runs `f` in network namespace `ns`, on a thread of its own that enters `ns` and ends
+/// with `f`: the calling thread never changes namespace, so it cannot be left in a
+/// foreign one when moving back would fail.
+fn in_netns<T: Send + 'static>(
+    ns: BorrowedFd<'_>,
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> Result<io::Result<T>> {
+    let ns = ns
+        .try_clone_to_owned()
+        .map_err(|e| Error::io("duplicating the network namespace descriptor", e))?;
+    let visit = move || {
+        setns(ns.as_fd()).map_err(|e| Error::io("entering the network namespace", e))?;
+        Ok(f())
+    };
+    std::thread::Builder::new()
+        .name("ipvsrs-netns".into())
+        .spawn(visit)
+        .map_err(|e| Error::io("starting a thread to enter the network namespace", e))?
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+    use crate::wire::ctrl;
+
+    /// On the host's own kernel (generic netlink needs no IPVS).
+    #[test]
+    fn a_request_left_unanswered_fails_with_etimedout_after_the_timeout() {
+        let timeout = Duration::from_millis(200);
+        let mut socket = Socket::open(None, Some(timeout)).unwrap();
+        // Without NLM_F_REQUEST (and so without NLM_F_ACK) the kernel drops a message
+        // without a word.
+        let silent = |buf: &mut Vec<u8>, seq| {
+            ctrl::encode_get_family(buf, seq, "nlctrl");
+            buf[6..8].copy_from_slice(&0u16.to_ne_bytes());
+        };
+        let start = Instant::now();
+        let error = socket
+            .request(&"an unanswered request", silent, |_, _| Ok(()))
+            .unwrap_err();
+        let waited = start.elapsed();
+        assert_eq!(error.errno(), libc::ETIMEDOUT, "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("an unanswered request: no reply from the kernel within 200ms"),
+            "{error}"
+        );
+        assert!(waited >= timeout, "gave up after {waited:?}");
+        assert!(socket.timed_out());
+
+        // The same message with the flags a request has is answered.
+        let mut family = None;
+        let mut socket = Socket::open(None, Some(timeout)).unwrap();
+        socket
+            .request(
+                &"resolving nlctrl",
+                |buf, seq| ctrl::encode_get_family(buf, seq, "nlctrl"),
+                |_, attrs| {
+                    family = Some(ctrl::decode_family(attrs)?.0);
+                    Ok(())
+                },
+            )
+            .unwrap();
+        assert_eq!(family, Some(libc::GENL_ID_CTRL as u16));
+        assert!(!socket.timed_out());
+    }
 }

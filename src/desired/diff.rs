@@ -6,9 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Change, DesiredDest, DesiredTable, DestState, KernelTable, ScopeRule};
-use crate::model::{
-    Daemon, DestEntry, DestKey, Destination, Forward, Service, ServiceKey, Timeouts,
-};
+use crate::model::{Daemon, DestEntry, DestKey, Destination, Service, ServiceKey, Timeouts};
 
 /// How a diff treats what the model does not say.
 #[derive(Clone, Debug, Default)]
@@ -36,26 +34,8 @@ fn effective(dest: &Destination, state: DestState) -> Destination {
     };
     Destination {
         weight,
-        ..normalised(dest)
+        ..dest.normalised()
     }
-}
-
-fn normalised(dest: &Destination) -> Destination {
-    match dest.forward {
-        Forward::Tunnel => dest.clone(),
-        _ => Destination {
-            tunnel: Default::default(),
-            ..dest.clone()
-        },
-    }
-}
-
-fn same_settings(a: &Service, b: &Service) -> bool {
-    a.scheduler == b.scheduler
-        && a.flags.user() == b.flags.user()
-        && a.timeout == b.timeout
-        && a.netmask == b.netmask
-        && a.pe_name == b.pe_name
 }
 
 /// Whether a running daemon is the one the model asks for; a setting the model leaves
@@ -143,7 +123,7 @@ pub fn diff(desired: &DesiredTable, current: &KernelTable, options: &DiffOptions
             }
             continue;
         };
-        if !same_settings(have, &service) {
+        if !have.same_settings(&service) {
             changes.push(Change::UpdateService {
                 from: Box::new(have.clone()),
                 to: service.clone(),
@@ -199,7 +179,7 @@ fn diff_dests(
         if options.keep_weights {
             to.weight = entry.dest.weight;
         }
-        if normalised(&entry.dest) != to {
+        if entry.dest.normalised() != to {
             changes.push(Change::UpdateDest {
                 service: service.clone(),
                 from: entry.dest.clone(),

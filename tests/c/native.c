@@ -91,6 +91,12 @@ static void errors(ipvsrs_handle *h)
     ipvsrs_service_iter_free(NULL);
     ipvsrs_close(NULL);
     CHECK(ipvsrs_open("/nonexistent/netns") == NULL && errno == ENOENT);
+    CHECK_FAILS_WITH(ipvsrs_set_reply_timeout(NULL, 100), EINVAL);
+    /* A short wait and none at all both still get the kernel's answers. */
+    struct ip_vs_getinfo info;
+    CHECK(ipvsrs_set_reply_timeout(h, 1) == 0 && ipvsrs_get_info(h, &info) == 0);
+    CHECK(ipvsrs_set_reply_timeout(h, 0) == 0 && ipvsrs_get_info(h, &info) == 0);
+    CHECK(ipvsrs_set_reply_timeout(h, IPVSRS_DEFAULT_REPLY_TIMEOUT_MS) == 0);
 }
 
 static void config(ipvsrs_handle *h)

@@ -45,3 +45,24 @@ fn handle_in_namespace_writes_only_there() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn opening_in_a_namespace_leaves_the_calling_thread_where_it_was() {
+    use std::os::unix::fs::MetadataExt;
+    let here = || std::fs::metadata("/proc/thread-self/ns/net").unwrap().ino();
+    let ns = Netns::new();
+    let before = here();
+    let target = std::fs::metadata(ns.path()).unwrap().ino();
+    assert_ne!(before, target);
+    let mut h = Handle::open_in_netns(ns.path()).unwrap();
+    h.add_service(&Service::new(
+        ServiceKey::tcp("10.0.0.1".parse().unwrap(), 80),
+        "rr",
+    ))
+    .unwrap();
+    assert_eq!(here(), before);
+    // The handle's counting socket is in its namespace too.
+    assert_eq!(h.service_count(), Some(1));
+    assert_saved(&ns, &["-A -t 10.0.0.1:80 -s rr"]);
+}
