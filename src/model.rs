@@ -222,8 +222,14 @@ impl Service {
     /// Whether the two have the same settings (the key aside, and the kernel's own
     /// `HASHED` flag).
     pub fn same_settings(&self, other: &Service) -> bool {
+        self.same_settings_masked(other, u32::MAX)
+    }
+
+    /// [`Service::same_settings`], comparing only the flag bits in `flags_mask`.
+    pub fn same_settings_masked(&self, other: &Service, flags_mask: u32) -> bool {
+        let masked = |flags: ServiceFlags| flags.user().0 & flags_mask;
         self.scheduler == other.scheduler
-            && self.flags.user() == other.flags.user()
+            && masked(self.flags) == masked(other.flags)
             && self.timeout == other.timeout
             && self.netmask == other.netmask
             && self.pe_name == other.pe_name

@@ -40,6 +40,12 @@ impl Error {
         }
     }
 
+    /// Whether the request's answer never came (dropped when the receive buffer
+    /// overflowed, or waited for in vain), so its outcome is not known.
+    pub fn answer_lost(&self) -> bool {
+        matches!(self, Error::Io { .. }) && matches!(self.errno(), libc::ENOBUFS | libc::ETIMEDOUT)
+    }
+
     pub(crate) fn io(context: impl Into<String>, source: io::Error) -> Error {
         Error::Io {
             context: context.into(),

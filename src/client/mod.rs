@@ -4,6 +4,7 @@
 mod error;
 mod listing;
 mod socket;
+mod verify;
 
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -35,6 +36,8 @@ pub struct Handle {
     netns: Option<OwnedFd>,
     /// See [`Handle::set_reply_timeout`].
     timeout: Option<Duration>,
+    /// See [`Handle::set_receive_buffer`]; `None`: the socket's own 4 MiB.
+    receive_buffer: Option<usize>,
 }
 
 impl Handle {
@@ -77,6 +80,7 @@ impl Handle {
             socket,
             family,
             timeout,
+            receive_buffer: None,
             owner: std::process::id(),
             netns,
         };
@@ -110,12 +114,26 @@ impl Handle {
         self.timeout
     }
 
+    /// Asks for a socket receive buffer of `bytes` instead of the 4 MiB a handle starts
+    /// with (the kernel doubles the value and keeps a minimum). A small buffer makes the
+    /// kernel drop answers of a large batch; [`Handle::execute`] still reports each
+    /// request exactly, at the cost of smaller batches and lookups.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<()> {
+        self.socket.set_receive_buffer(bytes)?;
+        self.receive_buffer = Some(bytes);
+        Ok(())
+    }
+
     /// Reopens the socket if this process is a fork of the one that opened it, or if a
     /// request on it timed out.
     fn ensure_own_socket(&mut self) -> Result<()> {
         let pid = std::process::id();
         if pid != self.owner || self.socket.timed_out() {
-            let (socket, family) = connect(self.netns.as_ref().map(|f| f.as_fd()), self.timeout)?;
+            let (mut socket, family) =
+                connect(self.netns.as_ref().map(|f| f.as_fd()), self.timeout)?;
+            if let Some(bytes) = self.receive_buffer {
+                socket.set_receive_buffer(bytes)?;
+            }
             self.socket = socket;
             self.family = family;
             self.owner = pid;
@@ -142,6 +160,11 @@ impl Handle {
 
     /// Runs many write requests with as few system calls as possible and returns each
     /// one's outcome, in order. A failed request does not stop the ones after it.
+    ///
+    /// Each outcome is the kernel's: where its answer was lost (the receive buffer
+    /// overflowed, `ENOBUFS`, or the wait timed out), the table says whether the request
+    /// took effect (then it is done), and one that did not is sent again on its own, for
+    /// its own answer. So no request is reported done that was not, or failed that was.
     pub fn execute(&mut self, requests: &[Request<'_>]) -> Vec<Result<()>> {
         let mut results: Vec<Option<Result<()>>> = requests
             .iter()
@@ -180,10 +203,21 @@ impl Handle {
                 }
             }
         }
-        results
+        let mut results: Vec<Result<()>> = results
             .into_iter()
             .map(|r| r.expect("every request has an outcome"))
-            .collect()
+            .collect();
+        for (request, outcome) in requests.iter().zip(&mut results) {
+            if outcome.as_ref().is_err_and(Error::answer_lost) {
+                *outcome = match self.took_effect(request) {
+                    Ok(true) => Ok(()),
+                    Ok(false) => self.write(*request),
+                    // Not known to be done: it stays failed.
+                    Err(_) => continue,
+                };
+            }
+        }
+        results
     }
 
     /// `IPVS_CMD_GET_INFO`: the IPVS version and connection table size.

@@ -21,6 +21,8 @@ use crate::wire::DecodeError;
 const RECV_BUFFER: usize = 64 * 1024;
 /// Room for the ACKs of a whole batch, so none is dropped while the kernel works through it.
 const SOCKET_RCVBUF: libc::c_int = 4 * 1024 * 1024;
+/// Requests a batch sends at once, in bytes: their answers fit the receive buffer above.
+const MAX_BATCH_BYTES: usize = 32 * 1024;
 const NETLINK_CAP_ACK: libc::c_int = 10;
 const NETLINK_EXT_ACK: libc::c_int = 11;
 /// IPVS's getsockopt for `struct ip_vs_getinfo`, whose last field is the namespace's
@@ -55,6 +57,9 @@ pub(crate) struct Socket {
     /// A receive timed out: the rest of that answer may still come, so the socket is not
     /// used again (see [`Socket::timed_out`]).
     timed_out: bool,
+    /// How many bytes of requests a batch sends at once: less once the kernel had to drop
+    /// answers (the receive buffer overflowed).
+    batch_bytes: usize,
     /// For [`Socket::service_count`]; `None` where no raw socket could be made.
     counter: Option<OwnedFd>,
     seq: u32,
@@ -86,6 +91,7 @@ impl Socket {
             sock,
             timeout: None,
             timed_out: false,
+            batch_bytes: MAX_BATCH_BYTES,
             counter,
             seq: 0,
             recv_buf: vec![0; RECV_BUFFER],
@@ -124,6 +130,20 @@ impl Socket {
         }
         self.timeout = timeout;
         Ok(())
+    }
+
+    /// Asks for a receive buffer of `bytes` (the kernel doubles it and keeps it above
+    /// its minimum). A smaller one than the 4 MiB the socket starts with can drop the
+    /// answers of a batch, which [`Handle::execute`](super::Handle::execute) then recovers.
+    pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<()> {
+        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+        setsockopt_int(
+            self.sock.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            bytes,
+        )
+        .map_err(|e| Error::io("setting the netlink socket's receive buffer", e))
     }
 
     /// Whether a receive timed out: the rest of that answer may still arrive (and a dump
@@ -283,14 +303,13 @@ impl Socket {
         context: impl Fn(usize) -> String,
         mut encode: impl FnMut(usize, &mut Vec<u8>, u32),
     ) -> Vec<Result<()>> {
-        const MAX_BATCH_BYTES: usize = 32 * 1024;
         let mut results: Vec<Result<()>> = Vec::with_capacity(count);
         while results.len() < count {
             let first = results.len();
             let first_seq = self.seq.wrapping_add(1);
             self.send_buf.clear();
             let mut n = 0;
-            while first + n < count && (n == 0 || self.send_buf.len() < MAX_BATCH_BYTES) {
+            while first + n < count && (n == 0 || self.send_buf.len() < self.batch_bytes) {
                 let seq = self.next_seq();
                 encode(first + n, &mut self.send_buf, seq);
                 n += 1;
@@ -327,8 +346,12 @@ impl Socket {
                     }
                 }
             }
-            // A failed send or receive leaves the unanswered requests with its errno.
+            // A failed send or receive leaves the unanswered requests with its errno. After
+            // ENOBUFS some answers are lost for good: send less at once from now on.
             if let Some(e) = io_failure {
+                if e.errno() == libc::ENOBUFS {
+                    self.batch_bytes /= 4;
+                }
                 for (i, slot) in outcomes.iter_mut().enumerate().filter(|(_, o)| o.is_none()) {
                     let source = io::Error::from_raw_os_error(e.errno());
                     *slot = Some(Err(Error::io(context(first + i), source)));

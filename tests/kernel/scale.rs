@@ -140,6 +140,9 @@ fn a_small_dump_is_exact_while_another_namespace_changes() {
 /// How many times each path lists the table in the churn test.
 const LISTINGS: usize = 20;
 
+/// Listings by Debian's ipvsadm in the churn test.
+const IPVSADM_LISTINGS: usize = 5;
+
 /// Services of the churn test.
 const LISTED: u16 = 3_000;
 
@@ -254,11 +257,12 @@ fn every_listing_is_exact_while_two_other_namespaces_change() {
                     run(&mut ns.ipvsrs_command(&["diff", "-f", model, "--format", "summary"]));
                 assert_eq!(diff.trim(), "no changes", "ipvsrs diff");
             });
-            timed(&mut took, "ipvsadm -Ln", || {
-                if !exactly(listed_services(&ns.ipvsadm(&["-Ln"])), count) {
-                    ipvsadm_inexact += 1;
-                }
-            });
+        }
+        // The same churn seen by one dump, for comparison (not asserted).
+        for _ in 0..IPVSADM_LISTINGS {
+            if !exactly(listed_services(&ns.ipvsadm(&["-Ln"])), count) {
+                ipvsadm_inexact += 1;
+            }
         }
         timed(
             &mut took,
@@ -281,5 +285,8 @@ fn every_listing_is_exact_while_two_other_namespaces_change() {
     for (path, total) in &took {
         eprintln!("{path}: {LISTINGS} listings in {total:.2?}");
     }
-    eprintln!("ipvsadm -Ln (one dump) under the same churn: {ipvsadm_inexact} of {LISTINGS} listings inexact");
+    eprintln!(
+        "ipvsadm -Ln (one dump) under the same churn: {ipvsadm_inexact} of {IPVSADM_LISTINGS} \
+         listings inexact"
+    );
 }
