@@ -75,10 +75,9 @@ impl Handle {
                 if listing.contains(key) {
                     continue;
                 }
-                match self.service(key) {
-                    Ok(entry) => listing.add(entry),
-                    Err(e) if e.errno() == libc::ESRCH => {} // deleted since the list
-                    Err(e) => return Err(e),
+                // None: deleted since the list.
+                if let Some(entry) = self.find_service(key)? {
+                    listing.add(entry);
                 }
             }
         }

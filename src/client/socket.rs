@@ -38,14 +38,8 @@ const SERVICE_ENTRY_BYTES: usize = 104;
 /// Where `struct ip_vs_get_services`' entries start (they are 8-aligned).
 const SERVICE_ENTRIES_AT: usize = 8;
 
-/// `struct ip_vs_getinfo`.
-#[repr(C)]
-#[derive(Default)]
-struct GetInfo {
-    version: u32,
-    conn_tab_size: u32,
-    num_services: u32,
-}
+/// `struct ip_vs_getinfo`: version, connection table size, number of services (u32s).
+const GET_INFO_BYTES: usize = 12;
 
 /// A request to send: what it does (for errors) and how to encode it with a sequence number.
 pub(crate) type Outgoing<'a> = (&'a dyn std::fmt::Display, &'a dyn Fn(&mut Vec<u8>, u32));
@@ -156,49 +150,42 @@ impl Socket {
     /// How many services the namespace has, by IPVS's sockopt interface; `None` where
     /// that cannot be asked (the raw socket needs CAP_NET_RAW).
     pub fn service_count(&self) -> Option<usize> {
-        let fd = self.counter.as_ref()?;
-        let mut info = GetInfo::default();
-        let mut len = std::mem::size_of::<GetInfo>() as libc::socklen_t;
-        // SAFETY: the kernel writes at most `len` bytes into `info`, which has that size.
-        let rc = unsafe {
-            libc::getsockopt(
-                fd.as_raw_fd(),
-                libc::IPPROTO_IP,
-                IP_VS_SO_GET_INFO,
-                (&mut info as *mut GetInfo).cast(),
-                &mut len,
-            )
-        };
-        (rc == 0 && len as usize == std::mem::size_of::<GetInfo>())
-            .then_some(info.num_services as usize)
+        let mut info = [0u8; GET_INFO_BYTES];
+        let written = self.ipvs_getsockopt(IP_VS_SO_GET_INFO, &mut info)?;
+        let count = u32::from_ne_bytes(info[8..12].try_into().ok()?);
+        (written == GET_INFO_BYTES).then_some(count as usize)
     }
 
     /// The keys of the namespace's IPv4 services, read in one answer (the kernel lists
     /// them under its lock, so no position can shift as in a dump), at most `room` of
     /// them; `None` where that cannot be asked. The sockopt interface has no IPv6.
     pub fn ipv4_service_keys(&self, room: usize) -> Option<Vec<ServiceKey>> {
-        let fd = self.counter.as_ref()?;
         let room_field = u32::try_from(room).ok()?;
+        // The kernel wants the exact size for `room` entries.
         let mut buf = vec![0u8; SERVICE_ENTRIES_AT + room * SERVICE_ENTRY_BYTES];
         buf[..4].copy_from_slice(&room_field.to_ne_bytes());
-        // The kernel wants the exact size for `room` entries.
+        self.ipvs_getsockopt(IP_VS_SO_GET_SERVICES, &mut buf)?;
+        let entries = buf[SERVICE_ENTRIES_AT..].chunks_exact(SERVICE_ENTRY_BYTES);
+        // Slots the kernel had no service for stay zero: no protocol, no mark.
+        Some(entries.filter_map(ipv4_service_key).collect())
+    }
+
+    /// IPVS getsockopt `name` into `buf` on the raw socket: the bytes written, or `None`
+    /// where there is no raw socket or the kernel refused.
+    fn ipvs_getsockopt(&self, name: libc::c_int, buf: &mut [u8]) -> Option<usize> {
+        let fd = self.counter.as_ref()?;
         let mut len = libc::socklen_t::try_from(buf.len()).ok()?;
         // SAFETY: the kernel writes at most `len` bytes into `buf`, which has that size.
         let rc = unsafe {
             libc::getsockopt(
                 fd.as_raw_fd(),
                 libc::IPPROTO_IP,
-                IP_VS_SO_GET_SERVICES,
+                name,
                 buf.as_mut_ptr().cast(),
                 &mut len,
             )
         };
-        if rc != 0 {
-            return None;
-        }
-        let entries = buf[SERVICE_ENTRIES_AT..].chunks_exact(SERVICE_ENTRY_BYTES);
-        // Slots the kernel had no service for stay zero: no protocol, no mark.
-        Some(entries.filter_map(ipv4_service_key).collect())
+        (rc == 0).then_some(len as usize)
     }
 
     fn next_seq(&mut self) -> u32 {

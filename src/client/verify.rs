@@ -35,7 +35,7 @@ impl Handle {
         })
     }
 
-    fn find_service(&mut self, key: &ServiceKey) -> Result<Option<ServiceEntry>> {
+    pub(super) fn find_service(&mut self, key: &ServiceKey) -> Result<Option<ServiceEntry>> {
         match self.service(key) {
             Ok(entry) => Ok(Some(entry)),
             Err(e) if e.errno() == libc::ESRCH => Ok(None),
