@@ -612,23 +612,27 @@ struct ipvsrs_changeset *ipvsrs_diff_yaml(struct ipvsrs_handle *h,
                                           const struct ipvsrs_apply_options *opts);
 
 /**
- * The number of items in a changeset (0 for NULL).
+ * The number of items in a changeset (0, with errno, for a changeset that is NULL or not
+ * live).
  */
 size_t ipvsrs_changeset_count(const struct ipvsrs_changeset *cs);
 
 /**
- * 1 if the apply that produced `cs` failed and was undone, else 0.
+ * 1 if the apply that produced `cs` failed and was undone, else 0 (0, with errno, for a
+ * changeset that is NULL or not live).
  */
 int ipvsrs_changeset_rolled_back(const struct ipvsrs_changeset *cs);
 
 /**
- * The next item, or NULL at the end. Items belong to the changeset and stay valid until it
- * is freed. Not thread-safe per changeset.
+ * The next item, or NULL at the end (or, with errno, for a changeset that is NULL or not
+ * live). Items belong to the changeset and stay valid until it is freed. Not thread-safe
+ * per changeset.
  */
 const struct ipvsrs_change *ipvsrs_changeset_next(struct ipvsrs_changeset *cs);
 
 /**
- * Frees a changeset. NULL is ignored.
+ * Frees a changeset. NULL is ignored; a changeset freed already is left alone, with
+ * errno `EBADF`.
  */
 void ipvsrs_changeset_free(struct ipvsrs_changeset *cs);
 
@@ -648,8 +652,9 @@ struct ipvsrs_handle *ipvsrs_open(const char *netns_path);
 struct ipvsrs_handle *ipvsrs_open_netns_fd(int netns_fd);
 
 /**
- * Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running or
- * follow.
+ * Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running.
+ * A handle closed already (or not from `ipvsrs_open`) is left alone, with errno `EBADF`;
+ * so is every later call on it, unless a new handle got the same address.
  */
 void ipvsrs_close(struct ipvsrs_handle *h);
 
@@ -771,34 +776,40 @@ struct ipvsrs_service_iter *ipvsrs_services(struct ipvsrs_handle *h);
 struct ipvsrs_dest_iter *ipvsrs_dests(struct ipvsrs_handle *h, const ipvs_service_entry_t *svc);
 
 /**
- * The next service, or NULL at the end (or for a NULL iterator). The entry belongs to the
- * iterator and stays valid until it is freed. Not thread-safe per iterator.
+ * The next service, or NULL at the end (or, with errno, for an iterator that is NULL or
+ * not live). The entry belongs to the iterator and stays valid until it is freed. Not
+ * thread-safe per iterator.
  */
 const ipvs_service_entry_t *ipvsrs_service_iter_next(struct ipvsrs_service_iter *it);
 
 /**
- * The next destination, or NULL at the end (or for a NULL iterator). The entry belongs to
- * the iterator and stays valid until it is freed. Not thread-safe per iterator.
+ * The next destination, or NULL at the end (or, with errno, for an iterator that is NULL
+ * or not live). The entry belongs to the iterator and stays valid until it is freed. Not
+ * thread-safe per iterator.
  */
 const ipvs_dest_entry_t *ipvsrs_dest_iter_next(struct ipvsrs_dest_iter *it);
 
 /**
- * The number of services in the snapshot (0 for NULL).
+ * The number of services in the snapshot (0, with errno, for an iterator that is NULL or
+ * not live).
  */
 size_t ipvsrs_service_iter_count(const struct ipvsrs_service_iter *it);
 
 /**
- * The number of destinations in the snapshot (0 for NULL).
+ * The number of destinations in the snapshot (0, with errno, for an iterator that is
+ * NULL or not live).
  */
 size_t ipvsrs_dest_iter_count(const struct ipvsrs_dest_iter *it);
 
 /**
- * Frees a service iterator and its entries. NULL is ignored.
+ * Frees a service iterator and its entries. NULL is ignored; an iterator freed already
+ * is left alone, with errno `EBADF`.
  */
 void ipvsrs_service_iter_free(struct ipvsrs_service_iter *it);
 
 /**
- * Frees a destination iterator and its entries. NULL is ignored.
+ * Frees a destination iterator and its entries. NULL is ignored; an iterator freed
+ * already is left alone, with errno `EBADF`.
  */
 void ipvsrs_dest_iter_free(struct ipvsrs_dest_iter *it);
 
@@ -939,11 +950,15 @@ const char *ipvs_strerror(int err);
 
 /**
  * Sorts `s`'s entries with `f` (`ipvs_cmp_services` when `f` is NULL); NULL `s` is a no-op.
+ * `s` must come from `ipvs_get_services`; a `num_services` above what the block holds is
+ * refused (errno `EINVAL`, nothing sorted).
  */
 void ipvs_sort_services(struct ip_vs_get_services *s, ipvs_service_cmp_t f);
 
 /**
  * Sorts `d`'s entries with `f` (`ipvs_cmp_dests` when `f` is NULL); NULL `d` is a no-op.
+ * `d` must come from `ipvs_get_dests`; a `num_dests` above what the block holds is
+ * refused (errno `EINVAL`, nothing sorted).
  */
 void ipvs_sort_dests(struct ip_vs_get_dests *d, ipvs_dest_cmp_t f);
 

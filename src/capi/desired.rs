@@ -9,7 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::handle::{ipvsrs_handle, on_handle};
 use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
-use super::{arg_mut, boundary, fail, pointer, CError};
+use super::live::{self, Live};
+use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
 use crate::desired::{
     converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
     ModelSource, ParamSources, ScopeRule,
@@ -102,6 +103,11 @@ pub struct ipvsrs_changeset {
     _descriptions: Vec<CString>,
     next: usize,
     rolled_back: bool,
+}
+
+impl Live for ipvsrs_changeset {
+    const NAME: &'static str = "changeset";
+    const MADE_BY: &'static str = "ipvs_apply_yaml or ipvsrs_diff_yaml";
 }
 
 /// A string argument, or `None` for NULL.
@@ -337,7 +343,7 @@ pub extern "C" fn ipvs_apply_yaml(
             Err(Failure { error, changeset }) => (changeset, Some(error)),
         };
         if let (Some(slot), Some(changeset)) = (out, changeset) {
-            *slot = Box::into_raw(Box::new(changeset));
+            *slot = live::give(changeset);
         }
         match error {
             None => 0,
@@ -363,51 +369,53 @@ pub extern "C" fn ipvsrs_diff_yaml(
 ) -> *mut ipvsrs_changeset {
     boundary(std::ptr::null_mut(), || {
         let changeset = run(h, model, opts, true).map_err(|failure| failure.error);
-        pointer(changeset.map(|cs| Box::into_raw(Box::new(cs))))
+        pointer(changeset.map(live::give))
     })
 }
 
-/// The number of items in a changeset (0 for NULL).
+/// The number of items in a changeset (0, with errno, for a changeset that is NULL or not
+/// live).
 #[no_mangle]
 pub extern "C" fn ipvsrs_changeset_count(cs: *const ipvsrs_changeset) -> usize {
-    // SAFETY: NULL or a changeset from this library.
-    boundary(0, || unsafe { cs.as_ref() }.map_or(0, |cs| cs.items.len()))
-}
-
-/// 1 if the apply that produced `cs` failed and was undone, else 0.
-#[no_mangle]
-pub extern "C" fn ipvsrs_changeset_rolled_back(cs: *const ipvsrs_changeset) -> c_int {
-    // SAFETY: NULL or a changeset from this library.
+    // SAFETY: only read.
     boundary(0, || {
-        unsafe { cs.as_ref() }.map_or(0, |cs| c_int::from(cs.rolled_back))
+        or_fail(unsafe { live::get(cs) }.map(|cs| cs.items.len()), 0)
     })
 }
 
-/// The next item, or NULL at the end. Items belong to the changeset and stay valid until it
-/// is freed. Not thread-safe per changeset.
+/// 1 if the apply that produced `cs` failed and was undone, else 0 (0, with errno, for a
+/// changeset that is NULL or not live).
+#[no_mangle]
+pub extern "C" fn ipvsrs_changeset_rolled_back(cs: *const ipvsrs_changeset) -> c_int {
+    boundary(0, || {
+        // SAFETY: only read.
+        let rolled_back = unsafe { live::get(cs) }.map(|cs| c_int::from(cs.rolled_back));
+        or_fail(rolled_back, 0)
+    })
+}
+
+/// The next item, or NULL at the end (or, with errno, for a changeset that is NULL or not
+/// live). Items belong to the changeset and stay valid until it is freed. Not thread-safe
+/// per changeset.
 #[no_mangle]
 pub extern "C" fn ipvsrs_changeset_next(cs: *mut ipvsrs_changeset) -> *const ipvsrs_change {
     boundary(std::ptr::null(), || {
-        // SAFETY: NULL or a changeset from this library.
-        let Some(cs) = (unsafe { cs.as_mut() }) else {
-            return std::ptr::null();
-        };
-        let item = cs
-            .items
-            .get(cs.next)
-            .map_or(std::ptr::null(), |i| i as *const ipvsrs_change);
-        cs.next += usize::from(!item.is_null());
-        item
+        // SAFETY: the C contract: one thread at a time per changeset.
+        let next = unsafe { live::get_mut(cs) }.map(|cs| {
+            let item = cs
+                .items
+                .get(cs.next)
+                .map_or(std::ptr::null(), |i| i as *const ipvsrs_change);
+            cs.next += usize::from(!item.is_null());
+            item
+        });
+        or_fail(next, std::ptr::null())
     })
 }
 
-/// Frees a changeset. NULL is ignored.
+/// Frees a changeset. NULL is ignored; a changeset freed already is left alone, with
+/// errno `EBADF`.
 #[no_mangle]
 pub extern "C" fn ipvsrs_changeset_free(cs: *mut ipvsrs_changeset) {
-    boundary((), || {
-        if !cs.is_null() {
-            // SAFETY: a changeset from this library, freed once.
-            drop(unsafe { Box::from_raw(cs) });
-        }
-    })
+    boundary((), || or_fail(live::take(cs).map(drop), ()))
 }

@@ -10,7 +10,8 @@ use std::time::Duration;
 use super::libipvs::types::{
     ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
 };
-use super::{arg, arg_mut, boundary, pointer, status, CError};
+use super::live::{self, Live};
+use super::{arg, arg_mut, boundary, fail, pointer, status, CError};
 use crate::client::Handle;
 use crate::model::DaemonRole;
 
@@ -20,6 +21,11 @@ use crate::model::DaemonRole;
 /// provided no other thread of the parent was inside a call on it at the fork.
 pub struct ipvsrs_handle {
     inner: Mutex<Handle>,
+}
+
+impl Live for ipvsrs_handle {
+    const NAME: &'static str = "handle";
+    const MADE_BY: &'static str = "ipvsrs_open";
 }
 
 /// Runs `f` with the handle locked; 0 or -1 with errno.
@@ -33,8 +39,8 @@ pub(crate) fn with_handle(
 pub(crate) fn lock<'a>(
     h: *const ipvsrs_handle,
 ) -> Result<std::sync::MutexGuard<'a, Handle>, CError> {
-    // SAFETY: the caller passes NULL or a handle from ipvsrs_open that is not yet closed.
-    let h = unsafe { arg(h, "handle") }?;
+    // SAFETY: a handle locks inside, so shared use from several threads is sound.
+    let h = unsafe { live::get(h) }?;
     // A panic while locked was caught at the boundary; the handle itself is still sound.
     Ok(h.inner
         .lock()
@@ -55,9 +61,9 @@ pub(crate) fn on_handle<T>(
 }
 
 fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
-    Ok(Box::into_raw(Box::new(ipvsrs_handle {
+    Ok(live::give(ipvsrs_handle {
         inner: Mutex::new(handle?),
-    })))
+    }))
 }
 
 /// Opens the IPVS table of the network namespace at `netns_path` (e.g.
@@ -101,14 +107,14 @@ pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
     })
 }
 
-/// Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running or
-/// follow.
+/// Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running.
+/// A handle closed already (or not from `ipvsrs_open`) is left alone, with errno `EBADF`;
+/// so is every later call on it, unless a new handle got the same address.
 #[no_mangle]
 pub extern "C" fn ipvsrs_close(h: *mut ipvsrs_handle) {
     boundary((), || {
-        if !h.is_null() {
-            // SAFETY: a handle from ipvsrs_open, closed once.
-            drop(unsafe { Box::from_raw(h) });
+        if let Err(e) = live::take(h) {
+            fail(e);
         }
     })
 }

@@ -6,7 +6,8 @@ use super::handle::{ipvsrs_handle, lock};
 use super::libipvs::types::{
     ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t,
 };
-use super::{arg, arg_mut, boundary, pointer};
+use super::live::{self, Live};
+use super::{arg, boundary, or_fail, pointer};
 
 struct Snapshot<T> {
     entries: Vec<T>,
@@ -30,6 +31,16 @@ pub struct ipvsrs_service_iter(Snapshot<ip_vs_service_entry>);
 /// Iterator over a snapshot of one service's destinations (`ipvsrs_dests`).
 pub struct ipvsrs_dest_iter(Snapshot<ip_vs_dest_entry>);
 
+impl Live for ipvsrs_service_iter {
+    const NAME: &'static str = "service iterator";
+    const MADE_BY: &'static str = "ipvsrs_services";
+}
+
+impl Live for ipvsrs_dest_iter {
+    const NAME: &'static str = "destination iterator";
+    const MADE_BY: &'static str = "ipvsrs_dests";
+}
+
 /// Takes a snapshot of all services, each once even while other namespaces change their
 /// tables (checked against the namespace's service count, dumping again if a dump
 /// skipped one), with 64-bit stats and rates in each entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
@@ -43,10 +54,10 @@ pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_
                 .iter()
                 .map(ip_vs_service_entry::from)
                 .collect();
-            Ok(Box::into_raw(Box::new(ipvsrs_service_iter(Snapshot {
+            Ok(live::give(ipvsrs_service_iter(Snapshot {
                 entries,
                 next: 0,
-            }))))
+            })))
         }))
     })
 }
@@ -68,71 +79,71 @@ pub extern "C" fn ipvsrs_dests(
                 .iter()
                 .map(ip_vs_dest_entry::from)
                 .collect();
-            Ok(Box::into_raw(Box::new(ipvsrs_dest_iter(Snapshot {
-                entries,
-                next: 0,
-            }))))
+            Ok(live::give(ipvsrs_dest_iter(Snapshot { entries, next: 0 })))
         }))
     })
 }
 
-/// The next service, or NULL at the end (or for a NULL iterator). The entry belongs to the
-/// iterator and stays valid until it is freed. Not thread-safe per iterator.
+/// The next service, or NULL at the end (or, with errno, for an iterator that is NULL or
+/// not live). The entry belongs to the iterator and stays valid until it is freed. Not
+/// thread-safe per iterator.
 #[no_mangle]
 pub extern "C" fn ipvsrs_service_iter_next(
     it: *mut ipvsrs_service_iter,
 ) -> *const ipvs_service_entry_t {
-    // SAFETY: NULL or an iterator from ipvsrs_services.
+    // SAFETY: the C contract: one thread at a time per iterator.
     boundary(std::ptr::null(), || {
-        unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next())
+        or_fail(
+            unsafe { live::get_mut(it) }.map(|it| it.0.next()),
+            std::ptr::null(),
+        )
     })
 }
 
-/// The next destination, or NULL at the end (or for a NULL iterator). The entry belongs to
-/// the iterator and stays valid until it is freed. Not thread-safe per iterator.
+/// The next destination, or NULL at the end (or, with errno, for an iterator that is NULL
+/// or not live). The entry belongs to the iterator and stays valid until it is freed. Not
+/// thread-safe per iterator.
 #[no_mangle]
 pub extern "C" fn ipvsrs_dest_iter_next(it: *mut ipvsrs_dest_iter) -> *const ipvs_dest_entry_t {
-    // SAFETY: NULL or an iterator from ipvsrs_dests.
+    // SAFETY: the C contract: one thread at a time per iterator.
     boundary(std::ptr::null(), || {
-        unsafe { arg_mut(it, "iterator") }.map_or(std::ptr::null(), |it| it.0.next())
+        or_fail(
+            unsafe { live::get_mut(it) }.map(|it| it.0.next()),
+            std::ptr::null(),
+        )
     })
 }
 
-/// The number of services in the snapshot (0 for NULL).
+/// The number of services in the snapshot (0, with errno, for an iterator that is NULL or
+/// not live).
 #[no_mangle]
 pub extern "C" fn ipvsrs_service_iter_count(it: *const ipvsrs_service_iter) -> usize {
-    // SAFETY: NULL or an iterator from ipvsrs_services.
+    // SAFETY: only read.
     boundary(0, || {
-        unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len())
+        or_fail(unsafe { live::get(it) }.map(|it| it.0.entries.len()), 0)
     })
 }
 
-/// The number of destinations in the snapshot (0 for NULL).
+/// The number of destinations in the snapshot (0, with errno, for an iterator that is
+/// NULL or not live).
 #[no_mangle]
 pub extern "C" fn ipvsrs_dest_iter_count(it: *const ipvsrs_dest_iter) -> usize {
-    // SAFETY: NULL or an iterator from ipvsrs_dests.
+    // SAFETY: only read.
     boundary(0, || {
-        unsafe { arg(it, "iterator") }.map_or(0, |it| it.0.entries.len())
+        or_fail(unsafe { live::get(it) }.map(|it| it.0.entries.len()), 0)
     })
 }
 
-/// Frees a service iterator and its entries. NULL is ignored.
+/// Frees a service iterator and its entries. NULL is ignored; an iterator freed already
+/// is left alone, with errno `EBADF`.
 #[no_mangle]
 pub extern "C" fn ipvsrs_service_iter_free(it: *mut ipvsrs_service_iter) {
-    // SAFETY: NULL or an iterator from ipvsrs_services, freed once.
-    boundary((), || drop(unsafe { free_box(it) }))
+    boundary((), || or_fail(live::take(it).map(drop), ()))
 }
 
-/// Frees a destination iterator and its entries. NULL is ignored.
+/// Frees a destination iterator and its entries. NULL is ignored; an iterator freed
+/// already is left alone, with errno `EBADF`.
 #[no_mangle]
 pub extern "C" fn ipvsrs_dest_iter_free(it: *mut ipvsrs_dest_iter) {
-    // SAFETY: NULL or an iterator from ipvsrs_dests, freed once.
-    boundary((), || drop(unsafe { free_box(it) }))
-}
-
-/// # Safety
-/// `p` is NULL or came from `Box::into_raw` and is not used again.
-unsafe fn free_box<T>(p: *mut T) -> Option<Box<T>> {
-    // SAFETY: guaranteed by the caller.
-    (!p.is_null()).then(|| unsafe { Box::from_raw(p) })
+    boundary((), || or_fail(live::take(it).map(drop), ()))
 }

@@ -13,7 +13,9 @@ pub mod desired;
 pub mod handle;
 pub mod iter;
 pub mod libipvs;
+mod live;
 pub mod metrics;
+mod process_lock;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
@@ -53,6 +55,13 @@ impl CError {
             message: format!("{what} is NULL"),
         }
     }
+
+    pub fn count_beyond_block(field: &str, count: usize, room: usize) -> CError {
+        CError {
+            errno: libc::EINVAL,
+            message: format!("{field} is {count}, but the list has room for {room}"),
+        }
+    }
 }
 
 thread_local! {
@@ -90,6 +99,15 @@ pub(crate) fn pointer<T>(r: Result<*mut T, CError>) -> *mut T {
     })
 }
 
+/// The value on success; `fallback` with errno and the last error set on failure (for
+/// calls whose C signature has no error return of its own).
+pub(crate) fn or_fail<T>(r: Result<T, CError>, fallback: T) -> T {
+    r.unwrap_or_else(|e| {
+        fail(e);
+        fallback
+    })
+}
+
 /// Runs `body`; a panic inside it returns `on_panic` with errno `ENOTRECOVERABLE`.
 pub(crate) fn boundary<T>(on_panic: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|_| {
@@ -124,7 +142,7 @@ pub(crate) fn malloc_block<H, E>(
     header: H,
     items: impl ExactSizeIterator<Item = E>,
 ) -> Result<*mut H, CError> {
-    let entries_at = std::mem::size_of::<H>().next_multiple_of(std::mem::align_of::<E>());
+    let entries_at = entries_at::<H, E>();
     let size = entries_at + items.len().max(1) * std::mem::size_of::<E>();
     // SAFETY: calloc returns NULL or a zeroed block of `size` bytes aligned for any type.
     let block = unsafe { libc::calloc(1, size) } as *mut u8;
@@ -144,6 +162,22 @@ pub(crate) fn malloc_block<H, E>(
         }
     }
     Ok(block as *mut H)
+}
+
+/// Where the entries of a `malloc_block` start.
+fn entries_at<H, E>() -> usize {
+    std::mem::size_of::<H>().next_multiple_of(std::mem::align_of::<E>())
+}
+
+/// How many entries the `malloc_block` at `block` has room for, from the allocator's own
+/// record of its size: a count the caller changed must not lead past the block's end.
+///
+/// # Safety
+/// `block` came from `malloc_block` and is not freed.
+pub(crate) unsafe fn room_in_block<H, E>(block: *mut H) -> usize {
+    // SAFETY: a live malloc block, by the caller's guarantee.
+    let size = unsafe { libc::malloc_usable_size(block.cast()) };
+    size.saturating_sub(entries_at::<H, E>()) / std::mem::size_of::<E>()
 }
 
 /// `text` as a NUL-terminated string in a `malloc` block, so C frees it with `free()`.

@@ -1,13 +1,14 @@
-//! Exact service listings while other namespaces change their tables.
+//! Exact service listings while tables change.
 //!
 //! IPVS keeps one service table for all namespaces and resumes a dump by position in it,
 //! counting every namespace's services, without `NLM_F_DUMP_INTR`. Services added or
-//! deleted in any namespace while a dump of several parts runs shift that position: the
-//! dump repeats some of ours or skips some. Repeats are plain to see. A skip shows against
-//! the namespace's service count, which only the old sockopt interface reports; the same
-//! interface lists the IPv4 services in one answer, so the ones a dump skipped are asked
-//! for one by one. IPv6 services have no such list: for them the dump is repeated and the
-//! union kept. On a quiet table a listing is one dump and two counts.
+//! deleted in any namespace between the parts of a dump shift that position: the dump
+//! repeats some of ours or skips some. A dump of one part was written in one go, under the
+//! kernel's lock, so it is exact. For a longer one, the old sockopt interface lists the
+//! IPv4 services at one instant: the ones the dump skipped are asked for one by one and
+//! the ones deleted since are dropped, so every IPv4 service that exists throughout the
+//! listing is in it once, whatever any namespace does meanwhile. IPv6 services have no
+//! such list: for them the dump is repeated until one finds no service the others missed.
 //!
 //! A destination dump resumes by position in its own service's list, so only changes to
 //! that service can make it skip: [`Handle::dests`] needs none of this.
@@ -19,90 +20,89 @@ use crate::model::{Family, ServiceEntry, ServiceKey};
 use crate::wire::ipvs::{self, cmd_attr};
 use crate::wire::Request;
 
-/// Rounds of dump and count before [`Handle::services`] settles for the last round's
-/// listing (only while this namespace's own table keeps changing).
-const MAX_ROUNDS: usize = 8;
-/// Dumps a round repeats at most for services the sockopt interface cannot list.
+/// Attempts at an IPv4 list that did not fill the room it was given.
+const LIST_ATTEMPTS: usize = 8;
+/// Dumps at most, for the services the sockopt interface cannot list.
 const MAX_REPEATS: usize = 8;
-/// Without a count: dumps in a row that must find no service the others missed.
+/// Dumps in a row that must find no service the others missed.
 const QUIET_DUMPS: usize = 2;
 
 impl Handle {
     /// Every service of the namespace, each once, in the kernel's order (any that a dump
-    /// skipped last), while other namespaces change their tables as they like. While
-    /// this namespace's own table changes, no listing is exact; the last is returned.
-    /// Without the sockopt interface (it needs CAP_NET_RAW) dumps are repeated until two
-    /// in a row find no service the others missed.
+    /// skipped last). Exact for IPv4 services whatever changes meanwhile: every one that
+    /// exists throughout the call is listed, and none deleted before the call ends is
+    /// (the sockopt interface's list, which needs CAP_NET_RAW). For IPv6 services, and
+    /// without that interface, dumps are repeated until two in a row find no service the
+    /// others missed. A table that fits in one dump part costs one dump.
     pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
-        let mut last = Vec::new();
-        for _ in 0..MAX_ROUNDS {
-            let Some(count) = self.socket.service_count() else {
-                return self.services_without_count();
-            };
-            let dump = self.dump_services()?;
-            last = match dump.len() == count {
-                true => dump,
-                false => {
-                    let mut listing = Listing::of(dump);
-                    self.complete(&mut listing, count)?;
-                    listing.entries
-                }
-            };
-            // Counted again: a different count means our own table changed meanwhile.
-            if last.len() == count && self.socket.service_count() == Some(count) {
-                break;
-            }
+        let (dump, datagrams) = self.dump_services()?;
+        if datagrams == 1 {
+            return Ok(dump);
         }
-        Ok(last)
+        let mut listing = Listing::of(dump);
+        let ipv4 = self.ipv4_services_now();
+        if let Some(ipv4) = &ipv4 {
+            self.complete_ipv4(&mut listing, ipv4)?;
+        }
+        let by_dumps = |key: &ServiceKey| ipv4.is_none() || key.family() == Family::Inet6;
+        if listing.entries.iter().any(|e| by_dumps(&e.service.key)) {
+            self.complete_by_dumps(&mut listing, by_dumps)?;
+        }
+        Ok(listing.entries)
     }
 
-    /// How many services the namespace has, asked through IPVS's sockopt interface (what
-    /// [`Handle::services`] checks its dumps against); `None` where that cannot be asked,
-    /// as without CAP_NET_RAW.
+    /// How many IPv4 services the namespace has, asked through IPVS's sockopt interface
+    /// (which counts no IPv6 service); `None` where that cannot be asked, as without
+    /// CAP_NET_RAW.
     pub fn service_count(&self) -> Option<usize> {
         self.socket.service_count()
     }
 
-    /// Brings a dump that disagrees with `count` in line: the IPv4 services from the
-    /// sockopt interface's list (fetching the ones the dump skipped, dropping the ones
-    /// deleted since), then more dumps for the rest.
-    fn complete(&mut self, listing: &mut Listing, count: usize) -> Result<()> {
-        let ipv4 = self.socket.ipv4_service_keys(count);
-        if let Some(ipv4) = &ipv4 {
-            let ipv4: HashSet<&ServiceKey> = ipv4.iter().collect();
-            listing.retain(|key| key.family() != Family::Inet || ipv4.contains(key));
-            for key in ipv4 {
-                if listing.contains(key) {
-                    continue;
-                }
-                // None: deleted since the list.
-                if let Some(entry) = self.find_service(key)? {
-                    listing.add(entry);
-                }
+    /// The keys of all IPv4 services at one instant. The kernel fills at most the room it
+    /// is given, so a list that fills it may have been cut: then asked again with more.
+    fn ipv4_services_now(&self) -> Option<Vec<ServiceKey>> {
+        for _ in 0..LIST_ATTEMPTS {
+            let count = self.socket.service_count()?;
+            let room = count + count / 8 + 16;
+            let keys = self.socket.ipv4_service_keys(room)?;
+            if keys.len() < room {
+                return Some(keys);
             }
         }
-        let listed_by_sockopt = |key: &ServiceKey| ipv4.is_some() && key.family() == Family::Inet;
-        for _ in 0..MAX_REPEATS {
-            if listing.len() >= count {
-                break;
+        None
+    }
+
+    /// Makes the IPv4 part of `listing` the services of `ipv4`, a list of all of them at
+    /// one instant after the dump: those the dump skipped are fetched, those deleted
+    /// since dropped.
+    fn complete_ipv4(&mut self, listing: &mut Listing, ipv4: &[ServiceKey]) -> Result<()> {
+        let listed: HashSet<&ServiceKey> = ipv4.iter().collect();
+        listing.retain(|key| key.family() != Family::Inet || listed.contains(key));
+        for key in ipv4 {
+            if listing.contains(key) {
+                continue;
             }
-            for entry in self.dump_services()? {
-                let key = entry.service.key;
-                if !listed_by_sockopt(&key) && !listing.contains(&key) {
-                    listing.add(entry);
-                }
+            // None: deleted since the list.
+            if let Some(entry) = self.find_service(key)? {
+                listing.add(entry);
             }
         }
         Ok(())
     }
 
-    fn services_without_count(&mut self) -> Result<Vec<ServiceEntry>> {
-        let mut listing = Listing::of(self.dump_services()?);
+    /// Dumps again, adding the services `by_dumps` selects that earlier dumps missed,
+    /// until [`QUIET_DUMPS`] in a row add none.
+    fn complete_by_dumps(
+        &mut self,
+        listing: &mut Listing,
+        by_dumps: impl Fn(&ServiceKey) -> bool,
+    ) -> Result<()> {
         let mut quiet = 0;
-        for _ in 0..MAX_ROUNDS {
+        for _ in 0..MAX_REPEATS {
             let before = listing.len();
-            for entry in self.dump_services()? {
-                if !listing.contains(&entry.service.key) {
+            for entry in self.dump_services()?.0 {
+                let key = entry.service.key;
+                if by_dumps(&key) && !listing.contains(&key) {
                     listing.add(entry);
                 }
             }
@@ -115,21 +115,21 @@ impl Handle {
                 break;
             }
         }
-        Ok(listing.entries)
+        Ok(())
     }
 
-    /// One dump of the services, repeats dropped.
-    fn dump_services(&mut self) -> Result<Vec<ServiceEntry>> {
+    /// One dump of the services, repeats dropped, and how many datagrams it took.
+    fn dump_services(&mut self) -> Result<(Vec<ServiceEntry>, usize)> {
         let mut all = Vec::new();
         let mut seen = HashSet::new();
-        self.request(Request::DumpServices, |_, attrs| {
+        let datagrams = self.dump(Request::DumpServices, |_, attrs| {
             let entry = ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?;
             if seen.insert(entry.service.key) {
                 all.push(entry);
             }
             Ok(())
         })?;
-        Ok(all)
+        Ok((all, datagrams))
     }
 }
 

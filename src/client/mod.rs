@@ -154,6 +154,19 @@ impl Handle {
             .request(&req, |buf, seq| req.encode(buf, family, seq), on_data)
     }
 
+    /// A dump request, as [`Handle::request`]: how many datagrams its answer took.
+    fn dump(
+        &mut self,
+        req: Request<'_>,
+        on_data: impl FnMut(u8, &[u8]) -> std::result::Result<(), crate::wire::DecodeError>,
+    ) -> Result<usize> {
+        validate(&req)?;
+        self.ensure_own_socket()?;
+        let family = self.family;
+        self.socket
+            .dump(&req, |buf, seq| req.encode(buf, family, seq), on_data)
+    }
+
     fn write(&mut self, req: Request<'_>) -> Result<()> {
         self.request(req, |_, _| Ok(()))
     }
@@ -164,7 +177,11 @@ impl Handle {
     /// Each outcome is the kernel's: where its answer was lost (the receive buffer
     /// overflowed, `ENOBUFS`, or the wait timed out), the table says whether the request
     /// took effect (then it is done), and one that did not is sent again on its own, for
-    /// its own answer. So no request is reported done that was not, or failed that was.
+    /// its own answer. So no request is reported done that was not, or failed that was,
+    /// with one limit: the table cannot tell an add that found its object there already
+    /// (`EEXIST`) from one that made it, or a delete that found nothing from one that
+    /// deleted, so with their answers lost those count as done. A desired-state apply
+    /// adds only what its reading of the table lacked, so for it the two are one.
     pub fn execute(&mut self, requests: &[Request<'_>]) -> Vec<Result<()>> {
         let mut results: Vec<Option<Result<()>>> = requests
             .iter()

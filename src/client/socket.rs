@@ -158,7 +158,8 @@ impl Socket {
 
     /// The keys of the namespace's IPv4 services, read in one answer (the kernel lists
     /// them under its lock, so no position can shift as in a dump), at most `room` of
-    /// them; `None` where that cannot be asked. The sockopt interface has no IPv6.
+    /// them (zero slots skipped); `None` where that cannot be asked. The sockopt
+    /// interface has no IPv6.
     pub fn ipv4_service_keys(&self, room: usize) -> Option<Vec<ServiceKey>> {
         let room_field = u32::try_from(room).ok()?;
         // The kernel wants the exact size for `room` entries.
@@ -204,6 +205,18 @@ impl Socket {
         self.exchange(None, context, encode, on_data).map(|_| ())
     }
 
+    /// As [`Socket::request`], for a dump: how many datagrams the answer took. A dump in
+    /// one datagram was written in one go, under the kernel's lock.
+    pub fn dump(
+        &mut self,
+        context: &dyn std::fmt::Display,
+        encode: impl FnOnce(&mut Vec<u8>, u32),
+        on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
+    ) -> Result<usize> {
+        self.exchange(None, context, encode, on_data)
+            .map(|(_, datagrams)| datagrams)
+    }
+
     /// Sends `first`, then in the same datagram the request built by `encode`, whose answer
     /// goes to `on_data` as in [`Socket::request`]. The kernel handles them in order, so
     /// once the second is answered, `first`'s outcome is known: `None` if the kernel sent
@@ -216,6 +229,7 @@ impl Socket {
         on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
     ) -> Result<Option<Result<()>>> {
         self.exchange(Some(first), context, encode, on_data)
+            .map(|(first_outcome, _)| first_outcome)
     }
 
     fn exchange(
@@ -224,7 +238,7 @@ impl Socket {
         context: &dyn std::fmt::Display,
         encode: impl FnOnce(&mut Vec<u8>, u32),
         mut on_data: impl FnMut(u8, &[u8]) -> Result<(), DecodeError>,
-    ) -> Result<Option<Result<()>>> {
+    ) -> Result<(Option<Result<()>>, usize)> {
         self.send_buf.clear();
         let first_seq = first.map(|(_, encode_first)| {
             let seq = self.next_seq();
@@ -236,8 +250,10 @@ impl Socket {
         self.send(context)?;
         let mut first_outcome = None;
         let mut failure = None;
+        let mut datagrams = 0;
         loop {
             let len = self.recv(context)?;
+            datagrams += 1;
             for msg in messages(&self.recv_buf[..len]) {
                 let msg = msg.map_err(|e| malformed(context, e))?;
                 if Some(msg.seq) == first_seq {
@@ -266,7 +282,7 @@ impl Socket {
                     Reply::Ack | Reply::Done => {
                         return match failure {
                             Some(e) => Err(malformed(context, e)),
-                            None => Ok(first_outcome),
+                            None => Ok((first_outcome, datagrams)),
                         }
                     }
                     Reply::Error { errno, detail } => {
@@ -304,9 +320,24 @@ impl Socket {
             let mut outcomes: Vec<Option<Result<()>>> = (0..n).map(|_| None).collect();
             let mut pending = n;
             let mut io_failure = self.send(&"sending a batch of requests").err();
+            // ENOBUFS: the receive buffer overflowed and the kernel dropped answers. The
+            // kernel handled the whole batch before the send returned, so what is queued
+            // is all that will come: read it without waiting (which also ends the
+            // overflow: the kernel drops every answer until the queue is empty).
+            let mut overflowed = false;
             while pending > 0 && io_failure.is_none() {
-                let len = match self.recv(&"receiving the replies to a batch") {
-                    Ok(len) => len,
+                let receiving = &"receiving the replies to a batch";
+                let len = match self.receive(receiving, !overflowed) {
+                    Ok(Some(len)) => len,
+                    Ok(None) => {
+                        let source = io::Error::from_raw_os_error(libc::ENOBUFS);
+                        io_failure = Some(Error::io(receiving.to_string(), source));
+                        break;
+                    }
+                    Err(e) if e.errno() == libc::ENOBUFS && !overflowed => {
+                        overflowed = true;
+                        continue;
+                    }
                     Err(e) => {
                         io_failure = Some(e);
                         break;
@@ -368,16 +399,30 @@ impl Socket {
     }
 
     fn recv(&mut self, context: &dyn std::fmt::Display) -> Result<usize> {
+        Ok(self
+            .receive(context, true)?
+            .expect("a waiting receive returns a reply"))
+    }
+
+    /// One datagram of replies into `recv_buf`, its length. `wait`: for as long as the
+    /// timeout allows (then `ETIMEDOUT`); else only one already queued (`None` if none).
+    fn receive(&mut self, context: &dyn std::fmt::Display, wait: bool) -> Result<Option<usize>> {
+        let flags = if wait {
+            Msg::TRUNC
+        } else {
+            Msg::TRUNC | Msg::DONTWAIT
+        };
         loop {
-            match self.sock.recv(&mut self.recv_buf[..], Msg::TRUNC) {
+            match self.sock.recv(&mut self.recv_buf[..], flags) {
                 Ok((len, _)) if len > self.recv_buf.len() => {
                     return Err(Error::Malformed {
                         context: context.to_string(),
                         detail: format!("reply of {len} bytes exceeds the receive buffer"),
                     })
                 }
-                Ok((len, _)) => return Ok(len),
+                Ok((len, _)) => return Ok(Some(len)),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.timed_out = true;
                     let waited = self.timeout.unwrap_or_default();

@@ -131,3 +131,27 @@ fn c_apply_yaml() {
 fn c_apply_yaml_under_valgrind() {
     check("apply", true);
 }
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_hostile_callers_get_errors() {
+    check("hostile", false);
+}
+
+/// The same mistakes, under valgrind: no call reads or writes memory it should not, and
+/// nothing leaks (a refused free frees nothing, a refused sort touches nothing).
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_hostile_callers_under_valgrind() {
+    check("hostile", true);
+}
+
+/// 8 threads x 10,000 random changes and listings, half on the libipvs calls and half on
+/// their own handles: every result and listing matches what each thread's calls did, and
+/// the final table is exactly their union.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_eight_threads_churn_one_table() {
+    let out = run_c_test(&Netns::new(), "churn", &["10000"], false);
+    assert!(out.contains("8 threads x 10000 operations"), "{out}");
+}

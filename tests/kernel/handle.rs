@@ -1,7 +1,10 @@
+use std::net::Ipv4Addr;
+
 use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
+use ipvsrs::wire::Request;
 use ipvsrs::Handle;
 
-use crate::support::{assert_saved, Netns};
+use crate::support::{assert_saved, run, Netns};
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
@@ -65,4 +68,109 @@ fn opening_in_a_namespace_leaves_the_calling_thread_where_it_was() {
     // The handle's counting socket is in its namespace too.
     assert_eq!(h.service_count(), Some(1));
     assert_saved(&ns, &["-A -t 10.0.0.1:80 -s rr"]);
+}
+
+/// Answers the kernel dropped for the netlink sockets of `ns`: the Drops column of
+/// /proc/net/netlink, read inside it (the file lists the reader's namespace only).
+fn netlink_drops(ns: &Netns) -> u64 {
+    let table = run(ns.exec("cat").arg("/proc/net/netlink"));
+
+    let drops_column = table
+        .lines()
+        .next()
+        .and_then(|header| header.split_whitespace().position(|c| c == "Drops"))
+        .expect("a Drops column");
+    table
+        .lines()
+        .skip(1)
+        .map(|line| line.split_whitespace().nth(drops_column).unwrap())
+        .map(|n| n.parse::<u64>().unwrap())
+        .sum()
+}
+
+/// A batch whose answers overflow a tiny receive buffer: the kernel drops answers (its
+/// count of them goes up), and still every outcome is the kernel's: each add done, each
+/// destination for a missing service refused with ESRCH, the table exactly the adds.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_batch_whose_answers_were_dropped_reports_every_outcome_exactly() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    h.set_receive_buffer(1).unwrap();
+    let services: Vec<Service> = (0..600u32)
+        .map(|i| {
+            Service::new(
+                ServiceKey::tcp(Ipv4Addr::from(0x0a00_0000 + i).into(), 80),
+                "rr",
+            )
+        })
+        .collect();
+    let missing = ServiceKey::tcp("10.255.0.1".parse().unwrap(), 80);
+    let dest = Destination::new("192.0.2.1".parse().unwrap(), 80, Forward::Masq);
+    let mut requests = Vec::new();
+    for (i, service) in services.iter().enumerate() {
+        requests.push(Request::NewService(service));
+        if i % 10 == 0 {
+            requests.push(Request::NewDest(&missing, &dest));
+        }
+    }
+    let before = netlink_drops(&ns);
+    let outcomes = h.execute(&requests);
+    let dropped = netlink_drops(&ns) - before;
+    assert!(dropped > 0, "no answer was dropped, so this shows nothing");
+    for (request, outcome) in requests.iter().zip(&outcomes) {
+        match request {
+            Request::NewService(_) => assert!(outcome.is_ok(), "{request}: {outcome:?}"),
+            _ => assert_eq!(
+                outcome.as_ref().map_err(|e| e.errno()),
+                Err(libc::ESRCH),
+                "{request}"
+            ),
+        }
+    }
+    let mut listed: Vec<ServiceKey> = h
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.service.key)
+        .collect();
+    listed.sort();
+    let mut added: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
+    added.sort();
+    assert_eq!(listed, added);
+    eprintln!(
+        "{dropped} answers dropped; {} outcomes exact",
+        outcomes.len()
+    );
+}
+
+/// A table of both families, too big for one dump part: the sockopt count has only the
+/// IPv4 services, and the listing has every service of both once.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_mixed_table_lists_each_service_once() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let mut services = Vec::new();
+    for i in 0..400u32 {
+        let v6 = std::net::Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(i));
+        services.push(Service::new(
+            ServiceKey::tcp(Ipv4Addr::from(0x0a00_0000 + i).into(), 80),
+            "rr",
+        ));
+        services.push(Service::new(ServiceKey::tcp(v6.into(), 80), "rr"));
+    }
+    let adds: Vec<Request<'_>> = services.iter().map(Request::NewService).collect();
+    assert!(h.execute(&adds).iter().all(Result::is_ok));
+    assert_eq!(h.service_count(), Some(400));
+    let mut listed: Vec<ServiceKey> = h
+        .services()
+        .unwrap()
+        .into_iter()
+        .map(|e| e.service.key)
+        .collect();
+    listed.sort();
+    let mut added: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
+    added.sort();
+    assert_eq!(listed, added);
 }

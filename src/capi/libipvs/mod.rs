@@ -10,7 +10,7 @@ pub mod types;
 use std::ffi::{c_char, c_int, c_uint};
 
 use super::handle::DestOp;
-use super::{arg, boundary, malloc_block, pointer, status, CError};
+use super::{arg, boundary, fail, malloc_block, pointer, room_in_block, status, CError};
 use crate::client::Handle;
 use strerror::{record, Func};
 use types::*;
@@ -312,39 +312,45 @@ pub extern "C" fn ipvs_strerror(err: c_int) -> *const c_char {
 }
 
 /// Sorts `s`'s entries with `f` (`ipvs_cmp_services` when `f` is NULL); NULL `s` is a no-op.
+/// `s` must come from `ipvs_get_services`; a `num_services` above what the block holds is
+/// refused (errno `EINVAL`, nothing sorted).
 #[no_mangle]
 pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service_cmp_t) {
     boundary((), || {
-        if !s.is_null() {
-            // SAFETY: the caller passes a block from ipvs_get_services: a header followed
-            // by num_services entries.
-            unsafe {
-                let entries = std::ptr::addr_of_mut!((*s).entrytable) as *mut ipvs_service_entry_t;
-                compare::sort(
-                    entries,
-                    (*s).num_services as usize,
-                    f.unwrap_or(ipvs_cmp_services),
-                );
+        if s.is_null() {
+            return;
+        }
+        // SAFETY: a block from ipvs_get_services: a header followed by its entries.
+        unsafe {
+            let n = (*s).num_services as usize;
+            let room = room_in_block::<ip_vs_get_services, ipvs_service_entry_t>(s);
+            if n > room {
+                return fail(CError::count_beyond_block("num_services", n, room));
             }
+            let entries = std::ptr::addr_of_mut!((*s).entrytable) as *mut ipvs_service_entry_t;
+            compare::sort(entries, n, f.unwrap_or(ipvs_cmp_services));
         }
     })
 }
 
 /// Sorts `d`'s entries with `f` (`ipvs_cmp_dests` when `f` is NULL); NULL `d` is a no-op.
+/// `d` must come from `ipvs_get_dests`; a `num_dests` above what the block holds is
+/// refused (errno `EINVAL`, nothing sorted).
 #[no_mangle]
 pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
     boundary((), || {
-        if !d.is_null() {
-            // SAFETY: the caller passes a block from ipvs_get_dests: a header followed by
-            // num_dests entries.
-            unsafe {
-                let entries = std::ptr::addr_of_mut!((*d).entrytable) as *mut ipvs_dest_entry_t;
-                compare::sort(
-                    entries,
-                    (*d).num_dests as usize,
-                    f.unwrap_or(ipvs_cmp_dests),
-                );
+        if d.is_null() {
+            return;
+        }
+        // SAFETY: a block from ipvs_get_dests: a header followed by its entries.
+        unsafe {
+            let n = (*d).num_dests as usize;
+            let room = room_in_block::<ip_vs_get_dests, ipvs_dest_entry_t>(d);
+            if n > room {
+                return fail(CError::count_beyond_block("num_dests", n, room));
             }
+            let entries = std::ptr::addr_of_mut!((*d).entrytable) as *mut ipvs_dest_entry_t;
+            compare::sort(entries, n, f.unwrap_or(ipvs_cmp_dests));
         }
     })
 }

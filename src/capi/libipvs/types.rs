@@ -396,13 +396,16 @@ impl nf_inet_addr {
     }
 }
 
-/// Reads a fixed C string buffer up to its first NUL (or its end).
+/// Reads a fixed C string buffer up to its NUL. A buffer without one is refused: the
+/// kernel takes these names NUL-terminated within the buffer, and reading on would leave it.
 pub fn c_buf_to_string(buf: &[c_char], what: &str) -> Result<String, Unrepresentable> {
-    let bytes: Vec<u8> = buf
-        .iter()
-        .take_while(|&&c| c != 0)
-        .map(|&c| c as u8)
-        .collect();
+    let len = buf.iter().position(|&c| c == 0).ok_or_else(|| {
+        invalid(format!(
+            "the {what} has no terminating NUL within its {} bytes",
+            buf.len()
+        ))
+    })?;
+    let bytes: Vec<u8> = buf[..len].iter().map(|&c| c as u8).collect();
     String::from_utf8(bytes).map_err(|_| invalid(format!("the {what} is not UTF-8")))
 }
 
