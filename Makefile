@@ -8,6 +8,8 @@ DESTDIR ?=
 KERNEL_TEST_ARGS ?=
 # Seconds each fuzz target runs in make fuzz, and the targets (fuzz/fuzz_targets/).
 FUZZ_TIME ?= 600
+# Seconds each fuzz target runs in make test's short pass.
+FUZZ_SHORT_TIME ?= 20
 FUZZ_TARGETS := yaml_model model_roundtrip grammars netlink_replies
 # Table size of make bench: services and destinations per service; runs of each row.
 BENCH_ARGS ?= 10000 10
@@ -28,7 +30,7 @@ STAGE := $(CURDIR)/target/stage
 STAGE_PREFIX := /usr
 STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
 CBIN := target/c-tests
-C_TESTS := layout compat native threads apply changes listings
+C_TESTS := layout compat native threads apply changes listings hostile churn
 EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 BENCH_BIN := target/bench
@@ -36,7 +38,7 @@ BENCH_BIN := target/bench
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
 
-.PHONY: all build install header check-header check-install c-tests demo bench fuzz \
+.PHONY: all build install header check-header check-install c-tests demo bench fuzz fuzz-short \
         test testbed test-host test-kernel
 
 ## all: build the shared and static libraries
@@ -108,13 +110,16 @@ bench: testbed
 	$(CARGO) build --release --bin ipvsrs
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)
 	mkdir -p $(BENCH_BIN)
-	$(CC) $(CFLAGS_STRICT) tests/bench/libipvs-build.c -o $(BENCH_BIN)/libipvs-build \
-	    $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib
+	for b in libipvs-build list-services; do \
+	    $(CC) $(CFLAGS_STRICT) tests/bench/$$b.c -o $(BENCH_BIN)/$$b \
+	        $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib || exit 1; \
+	done
 	tests/bench/run $(RELEASE)/ipvsrs $(BENCH_BIN)/libipvs-build $(BENCH_ARGS)
 
 ## fuzz: each fuzz target for $(FUZZ_TIME) seconds (cargo-fuzz, nightly), its corpus kept in
 ## target/fuzz-corpus and seeded from the captured replies and the model fixtures
 fuzz:
+	rustup toolchain list | grep -q '^nightly' || rustup toolchain install --profile minimal nightly
 	command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p target/fuzz-corpus/$$t || exit 1; \
@@ -124,8 +129,13 @@ fuzz:
 	        -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 || exit 1; \
 	done
 
-## test: everything: prepare the test bed, then host tests, then kernel tests
-test: testbed test-host test-kernel
+## fuzz-short: each fuzz target for $(FUZZ_SHORT_TIME) seconds (part of make test)
+fuzz-short:
+	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME)
+
+## test: everything: prepare the test bed, then host tests, a short fuzz pass, then kernel
+## tests
+test: testbed test-host fuzz-short test-kernel
 
 ## testbed: install what the tests need (packages, virtme-ng, a kernel with IPVS)
 testbed:

@@ -325,8 +325,25 @@ fn new_connections_avoid_a_dead_server_until_it_returns() {
     assert_eq!(t.connect_many(4), [2048, 2048], "rs2 back");
 
     // 12 connections went through, 8 to rs1. The kernel folds its per-CPU counters into
-    // what it reports on its estimator's tick, every 2 seconds: wait for one.
-    std::thread::sleep(Duration::from_millis(2500));
+    // what it reports on its estimator's tick, every 2 seconds: wait until it shows them.
+    let conns = |listing: &str, prefix: &str| {
+        let line = listing.lines().find(|l| l.trim_start().starts_with(prefix));
+        line.and_then(|l| l.split_whitespace().nth(2).map(str::to_owned))
+    };
+    let start = Instant::now();
+    loop {
+        let listing = t.director.ipvsadm(&["-Ln", "--stats", "--exact"]);
+        let counted = [
+            conns(&listing, "TCP  207.175.44.110:8080"),
+            conns(&listing, "-> 172.16.0.2:8080"),
+            conns(&listing, "-> 172.16.0.3:8080"),
+        ];
+        if counted == [Some("12".into()), Some("8".into()), Some("4".into())] {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "{listing}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stats = |ns: &Netns| {
         (
             settled(|| ns.ipvsadm(&["-Ln", "--stats", "--exact"])),
