@@ -8,6 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use super::handle::{ipvsrs_handle, on_handle};
+use super::iter::Snapshot;
 use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::live::{self, Live};
 use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
@@ -98,10 +99,9 @@ pub struct ipvsrs_change {
 
 /// A changeset: its items in order, and whether the apply was undone.
 pub struct ipvsrs_changeset {
-    items: Vec<ipvsrs_change>,
-    /// Owns the strings `items[..].description` point to.
+    items: Snapshot<ipvsrs_change>,
+    /// Owns the strings the items' `description` point to.
     _descriptions: Vec<CString>,
-    next: usize,
     rolled_back: bool,
 }
 
@@ -249,9 +249,8 @@ fn changeset(
         descriptions.push(description);
     }
     ipvsrs_changeset {
-        items,
+        items: Snapshot::new(items),
         _descriptions: descriptions,
-        next: 0,
         rolled_back,
     }
 }
@@ -401,14 +400,7 @@ pub extern "C" fn ipvsrs_changeset_rolled_back(cs: *const ipvsrs_changeset) -> c
 pub extern "C" fn ipvsrs_changeset_next(cs: *mut ipvsrs_changeset) -> *const ipvsrs_change {
     boundary(std::ptr::null(), || {
         // SAFETY: the C contract: one thread at a time per changeset.
-        let next = unsafe { live::get_mut(cs) }.map(|cs| {
-            let item = cs
-                .items
-                .get(cs.next)
-                .map_or(std::ptr::null(), |i| i as *const ipvsrs_change);
-            cs.next += usize::from(!item.is_null());
-            item
-        });
+        let next = unsafe { live::get_mut(cs) }.map(|cs| cs.items.next());
         or_fail(next, std::ptr::null())
     })
 }

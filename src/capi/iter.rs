@@ -9,13 +9,23 @@ use super::libipvs::types::{
 use super::live::{self, Live};
 use super::{arg, boundary, or_fail, pointer};
 
-struct Snapshot<T> {
+/// Entries handed to C one at a time; each stays where it is until the snapshot is freed.
+pub(crate) struct Snapshot<T> {
     entries: Vec<T>,
     next: usize,
 }
 
 impl<T> Snapshot<T> {
-    fn next(&mut self) -> *const T {
+    pub(crate) fn new(entries: Vec<T>) -> Snapshot<T> {
+        Snapshot { entries, next: 0 }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// The next entry, or NULL at the end.
+    pub(crate) fn next(&mut self) -> *const T {
         let item = self
             .entries
             .get(self.next)
@@ -54,10 +64,7 @@ pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_
                 .iter()
                 .map(ip_vs_service_entry::from)
                 .collect();
-            Ok(live::give(ipvsrs_service_iter(Snapshot {
-                entries,
-                next: 0,
-            })))
+            Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
     })
 }
@@ -120,7 +127,7 @@ pub extern "C" fn ipvsrs_dest_iter_next(it: *mut ipvsrs_dest_iter) -> *const ipv
 pub extern "C" fn ipvsrs_service_iter_count(it: *const ipvsrs_service_iter) -> usize {
     // SAFETY: only read.
     boundary(0, || {
-        or_fail(unsafe { live::get(it) }.map(|it| it.0.entries.len()), 0)
+        or_fail(unsafe { live::get(it) }.map(|it| it.0.len()), 0)
     })
 }
 
@@ -130,7 +137,7 @@ pub extern "C" fn ipvsrs_service_iter_count(it: *const ipvsrs_service_iter) -> u
 pub extern "C" fn ipvsrs_dest_iter_count(it: *const ipvsrs_dest_iter) -> usize {
     // SAFETY: only read.
     boundary(0, || {
-        or_fail(unsafe { live::get(it) }.map(|it| it.0.entries.len()), 0)
+        or_fail(unsafe { live::get(it) }.map(|it| it.0.len()), 0)
     })
 }
 

@@ -169,6 +169,15 @@ fn entries_at<H, E>() -> usize {
     std::mem::size_of::<H>().next_multiple_of(std::mem::align_of::<E>())
 }
 
+/// The first entry of the `malloc_block` at `block`.
+///
+/// # Safety
+/// `block` came from `malloc_block` and is not freed.
+pub(crate) unsafe fn entries_of<H, E>(block: *mut H) -> *mut E {
+    // SAFETY: the entries start inside the block, by `malloc_block`'s layout.
+    unsafe { (block as *mut u8).add(entries_at::<H, E>()) as *mut E }
+}
+
 /// How many entries the `malloc_block` at `block` has room for, from the allocator's own
 /// record of its size: a count the caller changed must not lead past the block's end.
 ///

@@ -155,3 +155,20 @@ fn c_eight_threads_churn_one_table() {
     let out = run_c_test(&Netns::new(), "churn", &["10000"], false);
     assert!(out.contains("8 threads x 10000 operations"), "{out}");
 }
+
+/// The same churn (fewer operations: helgrind is slow) under valgrind's thread checker: no
+/// data race or lock misuse. The state the threads share (the libipvs connection, the
+/// record of live objects) is behind pthread mutexes, which helgrind follows; each native
+/// handle here is used by one thread.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_eight_threads_churn_under_helgrind() {
+    let ns = Netns::new();
+    let out = run(ns
+        .exec("valgrind")
+        .args(["-q", "--tool=helgrind", "--error-exitcode=99"])
+        .arg(binary("churn"))
+        .arg("300"));
+    assert!(out.contains(" passed, 0 failed"), "{out}");
+    assert!(out.contains("8 threads x 300 operations"), "{out}");
+}

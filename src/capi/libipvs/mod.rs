@@ -10,7 +10,9 @@ pub mod types;
 use std::ffi::{c_char, c_int, c_uint};
 
 use super::handle::DestOp;
-use super::{arg, boundary, fail, malloc_block, pointer, room_in_block, status, CError};
+use super::{
+    arg, boundary, entries_of, fail, malloc_block, pointer, room_in_block, status, CError,
+};
 use crate::client::Handle;
 use strerror::{record, Func};
 use types::*;
@@ -317,18 +319,14 @@ pub extern "C" fn ipvs_strerror(err: c_int) -> *const c_char {
 #[no_mangle]
 pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service_cmp_t) {
     boundary((), || {
-        if s.is_null() {
-            return;
-        }
-        // SAFETY: a block from ipvs_get_services: a header followed by its entries.
+        // SAFETY: NULL or a block from ipvs_get_services: a header, then its entries.
         unsafe {
-            let n = (*s).num_services as usize;
-            let room = room_in_block::<ip_vs_get_services, ipvs_service_entry_t>(s);
-            if n > room {
-                return fail(CError::count_beyond_block("num_services", n, room));
-            }
-            let entries = std::ptr::addr_of_mut!((*s).entrytable) as *mut ipvs_service_entry_t;
-            compare::sort(entries, n, f.unwrap_or(ipvs_cmp_services));
+            sort_block(
+                s,
+                |s| (*s).num_services,
+                "num_services",
+                f.unwrap_or(ipvs_cmp_services),
+            )
         }
     })
 }
@@ -339,18 +337,39 @@ pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service
 #[no_mangle]
 pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
     boundary((), || {
-        if d.is_null() {
-            return;
-        }
-        // SAFETY: a block from ipvs_get_dests: a header followed by its entries.
+        // SAFETY: NULL or a block from ipvs_get_dests: a header, then its entries.
         unsafe {
-            let n = (*d).num_dests as usize;
-            let room = room_in_block::<ip_vs_get_dests, ipvs_dest_entry_t>(d);
-            if n > room {
-                return fail(CError::count_beyond_block("num_dests", n, room));
-            }
-            let entries = std::ptr::addr_of_mut!((*d).entrytable) as *mut ipvs_dest_entry_t;
-            compare::sort(entries, n, f.unwrap_or(ipvs_cmp_dests));
+            sort_block(
+                d,
+                |d| (*d).num_dests,
+                "num_dests",
+                f.unwrap_or(ipvs_cmp_dests),
+            )
         }
     })
+}
+
+/// Sorts the entries of a `malloc_block` whose header `count` reads, unless the count
+/// (the caller's to change) is more than the block holds.
+///
+/// # Safety
+/// `block` is NULL or a live block from `malloc_block` with header `H` and entries `E`.
+unsafe fn sort_block<H, E>(
+    block: *mut H,
+    count: impl FnOnce(*mut H) -> c_uint,
+    field: &str,
+    cmp: unsafe extern "C" fn(*mut E, *mut E) -> c_int,
+) {
+    if block.is_null() {
+        return;
+    }
+    // SAFETY: a live block (the caller's guarantee), its entries after the header.
+    unsafe {
+        let n = count(block) as usize;
+        let room = room_in_block::<H, E>(block);
+        if n > room {
+            return fail(CError::count_beyond_block(field, n, room));
+        }
+        compare::sort(entries_of::<H, E>(block), n, cmp);
+    }
 }
