@@ -4,7 +4,7 @@ use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
 use ipvsrs::wire::Request;
 use ipvsrs::Handle;
 
-use crate::support::{assert_saved, run, Netns};
+use crate::support::{assert_saved, keys_of, run, sorted_keys, Netns};
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
@@ -128,16 +128,7 @@ fn a_batch_whose_answers_were_dropped_reports_every_outcome_exactly() {
             ),
         }
     }
-    let mut listed: Vec<ServiceKey> = h
-        .services()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.service.key)
-        .collect();
-    listed.sort();
-    let mut added: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
-    added.sort();
-    assert_eq!(listed, added);
+    assert_eq!(sorted_keys(h.services().unwrap()), keys_of(&services));
     eprintln!(
         "{dropped} answers dropped; {} outcomes exact",
         outcomes.len()
@@ -163,14 +154,5 @@ fn a_mixed_table_lists_each_service_once() {
     let adds: Vec<Request<'_>> = services.iter().map(Request::NewService).collect();
     assert!(h.execute(&adds).iter().all(Result::is_ok));
     assert_eq!(h.service_count(), Some(400));
-    let mut listed: Vec<ServiceKey> = h
-        .services()
-        .unwrap()
-        .into_iter()
-        .map(|e| e.service.key)
-        .collect();
-    listed.sort();
-    let mut added: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
-    added.sort();
-    assert_eq!(listed, added);
+    assert_eq!(sorted_keys(h.services().unwrap()), keys_of(&services));
 }

@@ -102,13 +102,13 @@ MAX_READS = 20
 
 
 def settled(read):
-    """Reads until two reads in a row agree. IPVS keeps one service table for all
+    """Reads until two reads in a row agree (a read may return None: not usable). IPVS keeps one service table for all
     namespaces and resumes a dump by position in it: other namespaces changing theirs
     (the kernel tests run in parallel) can make a dump repeat or skip services."""
     last = read()
     for _ in range(MAX_READS - 1):
         current = read()
-        if current == last:
+        if current is not None and current == last:
             return current
         last = current
     raise AssertionError(f"{MAX_READS} reads of the table in a row all differed")
@@ -121,8 +121,15 @@ def ipvsadm(*args):
 
 
 def saved():
-    """ipvsadm -Sn, one line per item."""
-    return settled(lambda: ipvsadm("-Sn").splitlines())
+    """ipvsadm -Sn, one line per item. A reading that lists a service twice is a dump
+    that repeated it (see settled), never the table: it is read again."""
+
+    def read():
+        lines = ipvsadm("-Sn").splitlines()
+        services = [line for line in lines if line.startswith("-A ")]
+        return lines if len(services) == len(set(services)) else None
+
+    return settled(read)
 
 
 def listed(handle):
