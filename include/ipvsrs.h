@@ -761,9 +761,9 @@ int ipvsrs_stop_daemon(struct ipvsrs_handle *h, int state);
 int ipvsrs_get_daemons(struct ipvsrs_handle *h, ipvs_daemon_t *out, size_t *count);
 
 /**
- * Takes a snapshot of all services, each once even while other namespaces change their
- * tables (checked against the namespace's service count, dumping again if a dump
- * skipped one), with 64-bit stats and rates in each entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
+ * Takes a snapshot of all services, each once while tables change (as `Handle::services`
+ * lists them: exact for IPv4, see the README), with 64-bit stats and rates in each
+ * entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
  * NULL with errno.
  */
 struct ipvsrs_service_iter *ipvsrs_services(struct ipvsrs_handle *h);

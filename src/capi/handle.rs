@@ -11,7 +11,7 @@ use super::libipvs::types::{
     ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
 };
 use super::live::{self, Live};
-use super::{arg, arg_mut, boundary, fail, pointer, status, CError};
+use super::{arg, arg_mut, boundary, or_fail, pointer, status, CError};
 use crate::client::Handle;
 use crate::model::DaemonRole;
 
@@ -112,11 +112,7 @@ pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
 /// so is every later call on it, unless a new handle got the same address.
 #[no_mangle]
 pub extern "C" fn ipvsrs_close(h: *mut ipvsrs_handle) {
-    boundary((), || {
-        if let Err(e) = live::take(h) {
-            fail(e);
-        }
-    })
+    boundary((), || or_fail(live::take(h).map(drop), ()))
 }
 
 /// How long a request waits for the kernel's answer unless `ipvsrs_set_reply_timeout`

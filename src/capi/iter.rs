@@ -51,9 +51,9 @@ impl Live for ipvsrs_dest_iter {
     const MADE_BY: &'static str = "ipvsrs_dests";
 }
 
-/// Takes a snapshot of all services, each once even while other namespaces change their
-/// tables (checked against the namespace's service count, dumping again if a dump
-/// skipped one), with 64-bit stats and rates in each entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
+/// Takes a snapshot of all services, each once while tables change (as `Handle::services`
+/// lists them: exact for IPv4, see the README), with 64-bit stats and rates in each
+/// entry's `stats64`. Returns an iterator to release with `ipvsrs_service_iter_free`, or
 /// NULL with errno.
 #[no_mangle]
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
@@ -86,7 +86,7 @@ pub extern "C" fn ipvsrs_dests(
                 .iter()
                 .map(ip_vs_dest_entry::from)
                 .collect();
-            Ok(live::give(ipvsrs_dest_iter(Snapshot { entries, next: 0 })))
+            Ok(live::give(ipvsrs_dest_iter(Snapshot::new(entries))))
         }))
     })
 }

@@ -147,14 +147,10 @@ impl Handle {
         req: Request<'_>,
         on_data: impl FnMut(u8, &[u8]) -> std::result::Result<(), crate::wire::DecodeError>,
     ) -> Result<()> {
-        validate(&req)?;
-        self.ensure_own_socket()?;
-        let family = self.family;
-        self.socket
-            .request(&req, |buf, seq| req.encode(buf, family, seq), on_data)
+        self.dump(req, on_data).map(drop)
     }
 
-    /// A dump request, as [`Handle::request`]: how many datagrams its answer took.
+    /// As [`Handle::request`], and how many datagrams the answer took.
     fn dump(
         &mut self,
         req: Request<'_>,
