@@ -1,4 +1,4 @@
-//! Golden bytes of every request, written by hand from the protocol (reference §7 and the
+//! Golden bytes of every request, written by hand from the protocol (the
 //! kernel's include/uapi/linux/ip_vs.h), one attribute per line:
 //!
 //! * netlink header: u32 length, u16 type (the family id), u16 flags (REQUEST|ACK = 0x05,

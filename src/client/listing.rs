@@ -13,7 +13,9 @@
 //! A destination dump resumes by position in its own service's list, so only changes to
 //! that service can make it skip: [`Handle::dests`] needs none of this.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::hash_map::Entry;
+
+use foldhash::fast::FixedState;
 
 use super::{Handle, Result};
 use crate::model::{Family, ServiceEntry, ServiceKey};
@@ -27,6 +29,12 @@ const MAX_REPEATS: usize = 8;
 /// Dumps in a row that must find no service the others missed.
 const QUIET_DUMPS: usize = 2;
 
+// A fast hash with a fixed seed, for keys that come from the kernel's own table (whose
+// hash, unseeded, is as easy to crowd). A random seed would touch a global that
+// foldhash initialises with relaxed atomics, which helgrind reports in the churn test.
+type HashMap<K, V> = std::collections::HashMap<K, V, FixedState>;
+type HashSet<T> = std::collections::HashSet<T, FixedState>;
+
 impl Handle {
     /// Every service of the namespace, each once, in the kernel's order (any that a dump
     /// skipped last). Exact for IPv4 services whatever changes meanwhile: every one that
@@ -35,7 +43,9 @@ impl Handle {
     /// without that interface, dumps are repeated until two in a row find no service the
     /// others missed. A table that fits in one dump part costs one dump.
     pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
-        let (dump, datagrams) = self.dump_services()?;
+        // Room for the IPv4 services at least: growing the list would copy it.
+        let expected = self.socket.service_count().unwrap_or(0);
+        let (dump, datagrams) = self.dump_services(expected)?;
         if datagrams == 1 {
             return Ok(dump);
         }
@@ -76,12 +86,22 @@ impl Handle {
     /// one instant after the dump: those the dump skipped are fetched, those deleted
     /// since dropped.
     fn complete_ipv4(&mut self, listing: &mut Listing, ipv4: &[ServiceKey]) -> Result<()> {
-        let listed: HashSet<&ServiceKey> = ipv4.iter().collect();
-        listing.retain(|key| key.family() != Family::Inet || listed.contains(key));
+        let mut skipped = Vec::new();
+        let mut found = 0;
         for key in ipv4 {
             if listing.contains(key) {
-                continue;
+                found += 1;
+            } else {
+                skipped.push(key);
             }
+        }
+        // On a quiet table every listed IPv4 service is in the list: no set to build.
+        let is_ipv4 = |e: &&ServiceEntry| e.service.key.family() == Family::Inet;
+        if listing.entries.iter().filter(is_ipv4).count() != found {
+            let now: HashSet<&ServiceKey> = ipv4.iter().collect();
+            listing.retain(|key| key.family() != Family::Inet || now.contains(key));
+        }
+        for key in skipped {
             // None: deleted since the list.
             if let Some(entry) = self.find_service(key)? {
                 listing.add(entry);
@@ -100,9 +120,8 @@ impl Handle {
         let mut quiet = 0;
         for _ in 0..MAX_REPEATS {
             let before = listing.len();
-            for entry in self.dump_services()?.0 {
-                let key = entry.service.key;
-                if by_dumps(&key) && !listing.contains(&key) {
+            for entry in self.dump_services(listing.len())?.0 {
+                if by_dumps(&entry.service.key) {
                     listing.add(entry);
                 }
             }
@@ -118,15 +137,13 @@ impl Handle {
         Ok(())
     }
 
-    /// One dump of the services, repeats dropped, and how many datagrams it took.
-    fn dump_services(&mut self) -> Result<(Vec<ServiceEntry>, usize)> {
-        let mut all = Vec::new();
-        let mut seen = HashSet::new();
+    /// One dump of the services, with any repeats, and how many datagrams it took (one:
+    /// no repeat); room made for `expected` of them.
+    fn dump_services(&mut self, expected: usize) -> Result<(Vec<ServiceEntry>, usize)> {
+        let mut all = Vec::with_capacity(expected);
         let datagrams = self.dump(Request::DumpServices, |_, attrs| {
-            let entry = ipvs::decode_service(ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?)?;
-            if seen.insert(entry.service.key) {
-                all.push(entry);
-            }
+            let nest = ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?;
+            all.push(ipvs::decode_service(nest)?);
             Ok(())
         })?;
         Ok((all, datagrams))
@@ -141,20 +158,22 @@ struct Listing {
 }
 
 impl Listing {
-    /// From one dump (already without repeats).
-    fn of(entries: Vec<ServiceEntry>) -> Listing {
-        Listing {
-            index: HashMap::new(),
-            entries,
+    /// From one dump, its repeats dropped.
+    fn of(dump: Vec<ServiceEntry>) -> Listing {
+        let mut index = HashMap::with_capacity_and_hasher(dump.len(), Default::default());
+        let unique =
+            (dump.iter().enumerate()).all(|(at, e)| index.insert(e.service.key, at).is_none());
+        if unique {
+            return Listing {
+                entries: dump,
+                index,
+            };
         }
-        .reindexed()
-    }
-
-    fn reindexed(mut self) -> Listing {
-        self.index = (self.entries.iter().enumerate())
-            .map(|(at, entry)| (entry.service.key, at))
-            .collect();
-        self
+        let mut listing = Listing::default();
+        for entry in dump {
+            listing.add(entry);
+        }
+        listing
     }
 
     fn len(&self) -> usize {
@@ -165,9 +184,12 @@ impl Listing {
         self.index.contains_key(key)
     }
 
+    /// Adds `entry` unless its service is listed already.
     fn add(&mut self, entry: ServiceEntry) {
-        self.index.insert(entry.service.key, self.entries.len());
-        self.entries.push(entry);
+        if let Entry::Vacant(slot) = self.index.entry(entry.service.key) {
+            slot.insert(self.entries.len());
+            self.entries.push(entry);
+        }
     }
 
     fn retain(&mut self, keep: impl Fn(&ServiceKey) -> bool) {

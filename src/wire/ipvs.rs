@@ -5,7 +5,7 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::netlink::{
-    Attr, AttrTable, DecodeError, MessageWriter, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+    attrs, Attr, AttrTable, DecodeError, MessageWriter, NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use crate::model::{
     Daemon, DaemonRole, DestEntry, DestKey, Destination, Family, Forward, Info, Protocol, Service,
@@ -109,7 +109,6 @@ pub mod stats_attr {
     pub const OUTPPS: u16 = 8;
     pub const INBPS: u16 = 9;
     pub const OUTBPS: u16 = 10;
-    pub const MAX: u16 = 10;
 }
 
 /// `IPVS_INFO_ATTR_*`.
@@ -356,20 +355,25 @@ fn decode_family(a: Attr<'_>) -> Result<Family, DecodeError> {
 
 /// Decodes a `STATS` or `STATS64` nest; counters are 32 or 64 bits by their length.
 pub fn decode_stats(nest: &[u8]) -> Result<Stats, DecodeError> {
-    let t = AttrTable::parse(nest, stats_attr::MAX);
-    let c = |kind| t.get(kind).map_or(Ok(0), |a| a.counter());
-    Ok(Stats {
-        conns: c(stats_attr::CONNS)?,
-        inpkts: c(stats_attr::INPKTS)?,
-        outpkts: c(stats_attr::OUTPKTS)?,
-        inbytes: c(stats_attr::INBYTES)?,
-        outbytes: c(stats_attr::OUTBYTES)?,
-        cps: c(stats_attr::CPS)?,
-        inpps: c(stats_attr::INPPS)?,
-        outpps: c(stats_attr::OUTPPS)?,
-        inbps: c(stats_attr::INBPS)?,
-        outbps: c(stats_attr::OUTBPS)?,
-    })
+    // One pass without a table: a listing decodes one stats nest a service.
+    let mut stats = Stats::default();
+    for a in attrs(nest) {
+        let counter = match a.kind {
+            stats_attr::CONNS => &mut stats.conns,
+            stats_attr::INPKTS => &mut stats.inpkts,
+            stats_attr::OUTPKTS => &mut stats.outpkts,
+            stats_attr::INBYTES => &mut stats.inbytes,
+            stats_attr::OUTBYTES => &mut stats.outbytes,
+            stats_attr::CPS => &mut stats.cps,
+            stats_attr::INPPS => &mut stats.inpps,
+            stats_attr::OUTPPS => &mut stats.outpps,
+            stats_attr::INBPS => &mut stats.inbps,
+            stats_attr::OUTBPS => &mut stats.outbps,
+            _ => continue,
+        };
+        *counter = a.counter()?;
+    }
+    Ok(stats)
 }
 
 /// The 64-bit statistics if the kernel sent them (4.1+), else the 32-bit ones.
@@ -381,9 +385,10 @@ fn decode_either_stats(t: &AttrTable<'_>, stats64: u16, stats: u16) -> Result<St
 }
 
 /// Finds the nest `kind` among a message's top-level attributes.
-pub fn top_level_nest(attrs: &[u8], kind: u16) -> Result<&[u8], DecodeError> {
-    let t = AttrTable::parse(attrs, cmd_attr::MAX);
-    Ok(t.require(kind, "nest")?.payload)
+pub fn top_level_nest(top: &[u8], kind: u16) -> Result<&[u8], DecodeError> {
+    // The last of that kind, as in an AttrTable, without building one for a single nest.
+    let nest = attrs(top).filter(|a| a.kind == kind).last();
+    Ok(nest.ok_or_else(|| DecodeError("missing attribute nest".into()))?.payload)
 }
 
 /// Decodes the service nest of a `GET_SERVICE` reply.

@@ -298,17 +298,26 @@ pub fn attrs(mut buf: &[u8]) -> impl Iterator<Item = Attr<'_>> {
     })
 }
 
+/// Types an [`AttrTable`] can hold: above every IPVS and controller attribute decoded.
+const TABLE_SLOTS: usize = 16;
+
 /// Attributes indexed by type, so a decoder can pick the ones it knows and ignore the rest.
+/// On the stack: a listing decodes three tables a service.
 pub struct AttrTable<'a> {
-    slots: Vec<Option<Attr<'a>>>,
+    slots: [Option<Attr<'a>>; TABLE_SLOTS],
 }
 
 impl<'a> AttrTable<'a> {
+    /// The attributes of `buf` whose type is at most `max` (below [`TABLE_SLOTS`]).
     pub fn parse(buf: &'a [u8], max: u16) -> AttrTable<'a> {
-        let mut slots = vec![None; max as usize + 1];
+        assert!(
+            usize::from(max) < TABLE_SLOTS,
+            "attribute type {max} has no slot"
+        );
+        let mut slots = [None; TABLE_SLOTS];
         for a in attrs(buf) {
-            if let Some(slot) = slots.get_mut(a.kind as usize) {
-                *slot = Some(a);
+            if a.kind <= max {
+                slots[usize::from(a.kind)] = Some(a);
             }
         }
         AttrTable { slots }

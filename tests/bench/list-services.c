@@ -1,7 +1,9 @@
 /* What an exact service listing costs against one plain dump: `list-services exact N`
  * lists the namespace's services N times through ipvs_get_services (ipvsrs's checked
  * listing); `list-services dump N` sends N bare IPVS_CMD_GET_SERVICE dumps on a netlink
- * socket of its own, written here without the library, and only counts the services.
+ * socket of its own, written here without the library, and only counts the services;
+ * `list-services decode N` does the same dumps and fills an ip_vs_service_entry for each
+ * service, as libipvs's one-dump ipvs_get_services does.
  * Each prints the number of services it saw in the last round. */
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
@@ -73,8 +75,71 @@ static unsigned short ipvs_family(int fd)
     exit(2);
 }
 
-/* One dump of the services: how many messages it brought. */
-static unsigned dump(int fd, unsigned short family)
+/* Each attribute `a` of a run of `left` bytes from `first`. */
+#define EACH_ATTR(first, left, a)                                                          \
+    for (struct nlattr *a = (first); (left) >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&  \
+                                      a->nla_len <= (left);                                \
+         (left) -= NLA_ALIGN(a->nla_len), a = (struct nlattr *)((char *)a + NLA_ALIGN(a->nla_len)))
+#define PAYLOAD(a) ((void *)((char *)(a) + NLA_HDRLEN))
+#define PAYLOAD_LEN(a) ((int)(a)->nla_len - NLA_HDRLEN)
+
+static void decode_stats(struct nlattr *nest, struct ip_vs_stats_user *stats)
+{
+    int left = PAYLOAD_LEN(nest);
+    EACH_ATTR((struct nlattr *)PAYLOAD(nest), left, a)
+    {
+        __u32 v32 = PAYLOAD_LEN(a) >= 4 ? *(__u32 *)PAYLOAD(a) : 0;
+        __u64 v64 = PAYLOAD_LEN(a) >= 8 ? *(__u64 *)PAYLOAD(a) : 0;
+        switch (a->nla_type & NLA_TYPE_MASK) {
+        case 1: stats->conns = v32; break;
+        case 2: stats->inpkts = v32; break;
+        case 3: stats->outpkts = v32; break;
+        case 4: stats->inbytes = v64; break;
+        case 5: stats->outbytes = v64; break;
+        case 6: stats->cps = v32; break;
+        case 7: stats->inpps = v32; break;
+        case 8: stats->outpps = v32; break;
+        case 9: stats->inbps = v32; break;
+        case 10: stats->outbps = v32; break;
+        }
+    }
+}
+
+/* One service message's IPVS_CMD_ATTR_SERVICE nest, as libipvs fills its entry. */
+static void decode_service(struct nlmsghdr *n, struct ip_vs_service_entry *e)
+{
+    memset(e, 0, sizeof *e);
+    int left = n->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+    EACH_ATTR((struct nlattr *)((char *)NLMSG_DATA(n) + GENL_HDRLEN), left, top)
+    {
+        if ((top->nla_type & NLA_TYPE_MASK) != 1)
+            continue;
+        int inner = PAYLOAD_LEN(top);
+        EACH_ATTR((struct nlattr *)PAYLOAD(top), inner, a)
+        {
+            void *p = PAYLOAD(a);
+            int len = PAYLOAD_LEN(a);
+            switch (a->nla_type & NLA_TYPE_MASK) {
+            case 1: e->af = *(__u16 *)p; break;
+            case 2: e->protocol = *(__u16 *)p; break;
+            case 3: memcpy(&e->addr, p, len < 16 ? len : 16); break;
+            case 4: e->port = *(__u16 *)p; break;
+            case 5: e->fwmark = *(__u32 *)p; break;
+            case 6: strncpy(e->sched_name, p, IP_VS_SCHEDNAME_MAXLEN - 1); break;
+            case 7: e->flags = *(__u32 *)p; break;
+            case 8: e->timeout = *(__u32 *)p; break;
+            case 9: e->netmask = *(__u32 *)p; break;
+            case 10: decode_stats(a, &e->stats); break;
+            case 11: strncpy(e->pe_name, p, IP_VS_PENAME_MAXLEN - 1); break;
+            }
+        }
+    }
+}
+
+/* One dump of the services: how many messages it brought, each decoded into *entries
+ * (grown as needed) unless entries is NULL. */
+static unsigned dump(int fd, unsigned short family, struct ip_vs_service_entry **entries,
+                     unsigned *room)
 {
     unsigned services = 0;
     send_request(fd, family, NLM_F_DUMP, IPVS_CMD_GET_SERVICE, NULL);
@@ -90,6 +155,15 @@ static unsigned dump(int fd, unsigned short family)
                 fprintf(stderr, "dump refused\n");
                 exit(2);
             }
+            if (entries != NULL) {
+                if (services == *room) {
+                    *room = *room * 2 + 64;
+                    *entries = realloc(*entries, *room * sizeof **entries);
+                    if (*entries == NULL)
+                        die("realloc");
+                }
+                decode_service(n, &(*entries)[services]);
+            }
             services++;
         }
     }
@@ -97,8 +171,9 @@ static unsigned dump(int fd, unsigned short family)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3 || (strcmp(argv[1], "exact") != 0 && strcmp(argv[1], "dump") != 0)) {
-        fprintf(stderr, "usage: list-services exact|dump ROUNDS\n");
+    if (argc != 3 || (strcmp(argv[1], "exact") != 0 && strcmp(argv[1], "dump") != 0 &&
+                      strcmp(argv[1], "decode") != 0)) {
+        fprintf(stderr, "usage: list-services exact|dump|decode ROUNDS\n");
         return 2;
     }
     int rounds = atoi(argv[2]);
@@ -118,8 +193,15 @@ int main(int argc, char **argv)
         int rcvbuf = 4 << 20;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf);
         unsigned short family = ipvs_family(fd);
-        for (int r = 0; r < rounds; r++)
-            seen = dump(fd, family);
+        int decoding = strcmp(argv[1], "decode") == 0;
+        for (int r = 0; r < rounds; r++) {
+            struct ip_vs_service_entry *entries = NULL;
+            unsigned room = 0;
+            seen = dump(fd, family, decoding ? &entries : NULL, &room);
+            if (decoding && seen > 0 && entries[seen - 1].af == 0)
+                die("a service without an address family");
+            free(entries);
+        }
         close(fd);
     }
     printf("%u services\n", seen);

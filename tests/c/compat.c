@@ -98,7 +98,8 @@ static void services_and_dests(void)
     CHECK(d0->stats64.conns == 0 && d0->stats.conns == 0 && d0->activeconns == 0);
     free(d);
 
-    /* libipvs overflowed its buffer when num_dests was non-zero (pitfall 4). */
+    /* libipvs's netlink ipvs_get_dests started appending at index num_dests of a buffer of
+     * num_dests entries: a non-zero count overflowed it. */
     e->num_dests = 1000;
     d = ipvs_get_dests(e);
     CHECK(d != NULL && d->num_dests == 2);

@@ -346,7 +346,7 @@ fn new_connections_avoid_a_dead_server_until_it_returns() {
     }
     let stats = |ns: &Netns| {
         (
-            settled(|| ns.ipvsadm(&["-Ln", "--stats", "--exact"])),
+            ns.ipvsadm_listing(&["-Ln", "--stats", "--exact"]),
             settled(|| {
                 run(Command::new(c_binary("ipvs-list")).args([
                     "--stats",

@@ -4,9 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{
-    assert_saved, netns_with_sync_interface, settled, Netns, IPVSADM_TABLE, SYNC_IFNAME,
-};
+use crate::support::{assert_saved, netns_with_sync_interface, Netns, IPVSADM_TABLE, SYNC_IFNAME};
 
 /// Two services: one in NAT with thresholds, one direct-routing.
 const MODEL: &str = "\
@@ -130,7 +128,7 @@ fn get_prints_a_model_that_applies_back_with_no_change() {
     assert_eq!(other.saved(), before);
     // ipvsadm saves neither thresholds nor tunnel checksums; they must have come along.
     for listing in ["--thresholds", "--tun-info"] {
-        let list = |ns: &Netns| settled(|| ns.ipvsadm(&["-Ln", listing]));
+        let list = |ns: &Netns| ns.ipvsadm_listing(&["-Ln", listing]);
         assert_eq!(list(&other), list(&ns), "ipvsadm -Ln {listing}");
     }
 }

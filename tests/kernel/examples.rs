@@ -24,7 +24,7 @@ fn ipvs_list_prints_what_ipvsadm_prints() {
         (&["--rate"], &["-Ln", "--rate", "--exact"]),
     ] {
         let listed = settled(|| example(&ns, "ipvs-list", ours));
-        assert_eq!(listed, settled(|| ns.ipvsadm(theirs)), "ipvs-list {ours:?}");
+        assert_eq!(listed, ns.ipvsadm_listing(theirs), "ipvs-list {ours:?}");
     }
     let out = Command::new(c_binary("ipvs-list"))
         .args(["--netns", "/nonexistent/netns"])

@@ -13,7 +13,7 @@ use ipvsrs::Handle;
 
 use crate::dests::{dest, tunnel};
 use crate::services::{persistent, with_flags, with_sip};
-use crate::support::{assert_saved, ip, settled, Netns};
+use crate::support::{assert_saved, ip, Netns};
 
 /// The table: each service with its destinations in the order they are added.
 fn table() -> Vec<(Service, Vec<Destination>)> {
@@ -375,7 +375,7 @@ fn ipvsadm_lists_the_table_we_wrote_in_every_view() {
     write_table(&mut h);
     let size = h.info().unwrap().conn_tab_size;
     for view in &VIEWS {
-        let listed = settled(|| ns.ipvsadm(&["-Ln", view.option]));
+        let listed = ns.ipvsadm_listing(&["-Ln", view.option]);
         assert_eq!(
             listed,
             expected_listing(size, view),

@@ -136,7 +136,14 @@ impl Netns {
 
     /// `ipvsadm -Sn`, read until two reads agree (see [`settled`]).
     pub fn saved(&self) -> String {
-        settled(|| self.ipvsadm(&["-Sn"]))
+        self.ipvsadm_listing(&["-Sn"])
+    }
+
+    /// An ipvsadm listing (`-Sn`, `-Ln ...`), read until two readings that list each
+    /// service once agree. ipvsadm trusts one dump: a reading with a service line twice is
+    /// a dump that repeated it, and the same repeat can come in two readings in a row.
+    pub fn ipvsadm_listing(&self, args: &[&str]) -> String {
+        settled_usable(|| each_service_once(self.ipvsadm(args)))
     }
 
     /// A command that will run inside the namespace.
@@ -237,15 +244,31 @@ const MAX_READS: usize = 20;
 /// small dump, or skip some in a dump of several parts. `Handle::services` drops repeats,
 /// ipvsadm does not.
 pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
+    settled_usable(|| Some(read()))
+}
+
+/// [`settled`] for a reader that can tell an unusable reading (`None`), never returned.
+pub fn settled_usable<T: PartialEq>(mut read: impl FnMut() -> Option<T>) -> T {
     let mut last = read();
     for _ in 1..MAX_READS {
         let next = read();
-        if next == last {
-            return next;
+        if next.is_some() && next == last {
+            return next.unwrap();
         }
         last = next;
     }
-    panic!("{MAX_READS} reads of a dump in a row all differed");
+    panic!("{MAX_READS} reads of a dump in a row all differed or repeated a service");
+}
+
+/// `listing` if no line at its left margin (a service, in ipvsadm's and ipvs-list's
+/// views; headings come once) appears twice.
+pub fn each_service_once(listing: String) -> Option<String> {
+    let mut seen = std::collections::HashSet::new();
+    let unique = listing
+        .lines()
+        .filter(|line| !line.starts_with([' ', '\t']))
+        .all(|line| seen.insert(line));
+    unique.then_some(listing)
 }
 
 /// The keys of listed services, sorted (the kernel lists them in hash order).
