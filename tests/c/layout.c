@@ -1,5 +1,6 @@
-/* The libipvs 1.31 struct layouts on x86_64, as C sees them through the installed header
- * (../shared/reference/libipvs.md §4). Compiling is the test; running reports it. */
+/* The libipvs 1.31 struct layouts on x86_64 (the sizes and offsets of ipvsadm 1.31's
+ * libipvs.h), as C sees them through the installed header. Compiling is the test; running
+ * reports it. tests/c_layout.rs also compiles it on the host against include/. */
 #include <stddef.h>
 #include "libipvs.h"
 #include "check.h"

@@ -291,7 +291,7 @@ pub type ipvs_dest_cmp_t =
 
 #[cfg(target_arch = "x86_64")]
 const _: () = {
-    // Sizes and offsets of libipvs 1.31 on x86_64 (../shared/reference/libipvs.md §4).
+    // Sizes and offsets of libipvs 1.31 on x86_64 (as tests/c/layout.c asserts them from C).
     assert!(size_of::<nf_inet_addr>() == 16 && std::mem::align_of::<nf_inet_addr>() == 4);
     assert!(size_of::<ip_vs_stats_user>() == 56 && offset_of!(ip_vs_stats_user, inbytes) == 16);
     assert!(offset_of!(ip_vs_stats_user, cps) == 32);
