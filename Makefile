@@ -44,7 +44,7 @@ BENCH_BIN := target/bench
 .NOTPARALLEL:
 
 .PHONY: all build install header check-header check-install c-tests demo bench fuzz fuzz-short \
-        test testbed test-host test-kernel
+        lint test testbed test-host test-kernel
 
 ## all: build the shared and static libraries
 all: build
@@ -147,8 +147,15 @@ test: testbed test-host fuzz-short test-kernel
 testbed:
 	tests/testbed/setup
 
+## lint: rustfmt and clippy (warnings are errors), installed with rustup if missing
+lint:
+	$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
 ## test-host: tests that need no IPVS kernel (the kernel tests show as ignored)
-test-host: check-header check-install
+test-host: lint check-header check-install
 	$(CARGO) test
 
 ## test-kernel: the ignored tests of tests/kernel, as root in a kernel with IPVS (VM if needed)

@@ -97,12 +97,10 @@ fn a_model_read_in_pieces_never_disagrees_with_reading_it_whole() {
     let services = "  - address: tcp://10.0.0.1:80\n  - address: tcp://10.0.0.2:80\n  - address: tcp://10.0.0.3:80\n";
     let cut_cleanly = [
         format!("services:\n{services}"),
-        format!("defaults: {{ port: 8080 }}\nservices:\n- address: tcp://10.0.0.1\n- address: tcp://10.0.0.2\n"),
+        "defaults: { port: 8080 }\nservices:\n- address: tcp://10.0.0.1\n- address: tcp://10.0.0.2\n".to_owned(),
         format!("services: # the list\n\n# between\n{services}# after\n\n"),
         format!("services:\r\n{}", services.replace('\n', "\r\n")),
-        format!(
-            "services:\n  - address: tcp://10.0.0.1:80\n    destinations:\n      - address: 10.1.0.1\n      - address: 10.1.0.2\n  - address: tcp://10.0.0.2:80\n"
-        ),
+        "services:\n  - address: tcp://10.0.0.1:80\n    destinations:\n      - address: 10.1.0.1\n      - address: 10.1.0.2\n  - address: tcp://10.0.0.2:80\n".to_owned(),
     ];
     let misleading = [
         // A quoted value whose second line looks like an item.

@@ -388,7 +388,8 @@ fn decode_either_stats(t: &AttrTable<'_>, stats64: u16, stats: u16) -> Result<St
 pub fn top_level_nest(top: &[u8], kind: u16) -> Result<&[u8], DecodeError> {
     // The last of that kind, as in an AttrTable, without building one for a single nest.
     let nest = attrs(top).filter(|a| a.kind == kind).last();
-    Ok(nest.ok_or_else(|| DecodeError("missing attribute nest".into()))?.payload)
+    nest.map(|a| a.payload)
+        .ok_or_else(|| DecodeError("missing attribute nest".into()))
 }
 
 /// Decodes the service nest of a `GET_SERVICE` reply.

@@ -251,11 +251,10 @@ pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
 pub fn settled_usable<T: PartialEq>(mut read: impl FnMut() -> Option<T>) -> T {
     let mut last = read();
     for _ in 1..MAX_READS {
-        let next = read();
-        if next.is_some() && next == last {
-            return next.unwrap();
+        match read() {
+            Some(reading) if last.as_ref() == Some(&reading) => return reading,
+            next => last = next,
         }
-        last = next;
     }
     panic!("{MAX_READS} reads of a dump in a row all differed or repeated a service");
 }

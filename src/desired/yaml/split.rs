@@ -95,7 +95,7 @@ pub(super) fn split_into(text: &str, pieces: usize, min_piece_bytes: usize) -> O
     let items = &text[first_item.start..];
     let target = (items.len() / pieces).max(min_piece_bytes);
     let mut cuts = vec![(first_item.start, first_item.number)];
-    while let Some(line) = lines.next() {
+    for line in lines {
         if line.is_marker() || line.text.starts_with('\t') {
             return None;
         }
