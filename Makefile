@@ -23,6 +23,12 @@ export BENCH_RUNS
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
+MINOR := $(word 2,$(subst ., ,$(VERSION)))
+PATCH := $(word 3,$(subst ., ,$(VERSION)))
+# The header as cbindgen writes it, with the version macros taken from Cargo.toml.
+GENERATE_HEADER = $(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs \
+	| sed -e 's/@VERSION_MAJOR@/$(MAJOR)/' -e 's/@VERSION_MINOR@/$(MINOR)/' \
+	      -e 's/@VERSION_PATCH@/$(PATCH)/'
 RELEASE := target/release
 # What a static link of libipvsrs.a needs (rustc --print native-static-libs, without
 # -lgcc_s: the compiler driver adds the unwinder itself, and -static has no libgcc_s).
@@ -70,11 +76,11 @@ $(CBINDGEN):
 
 ## header: regenerate include/ipvsrs.h from src/capi with the pinned cbindgen
 header: $(CBINDGEN)
-	$(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs --output include/ipvsrs.h
+	$(GENERATE_HEADER) > target/ipvsrs.h && mv target/ipvsrs.h include/ipvsrs.h
 
 ## check-header: fail if include/ipvsrs.h differs from what the source generates
 check-header: $(CBINDGEN)
-	$(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs --output target/ipvsrs.h
+	$(GENERATE_HEADER) > target/ipvsrs.h
 	diff -u include/ipvsrs.h target/ipvsrs.h || \
 	    { echo "include/ipvsrs.h is stale: run make header" >&2; exit 1; }
 
