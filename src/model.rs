@@ -465,6 +465,51 @@ pub struct ServiceEntry {
     pub stats: Stats,
 }
 
+/// A [`ServiceEntry`] whose names are borrowed, as a reply is decoded: a listing keeps it
+/// in its caller's form, so a form that copies the names into arrays of its own (the C
+/// entries) allocates none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ServiceEntryRef<'a> {
+    pub key: ServiceKey,
+    pub scheduler: &'a str,
+    pub flags: ServiceFlags,
+    pub timeout: u32,
+    pub netmask: u32,
+    pub pe_name: Option<&'a str>,
+    pub stats: Stats,
+}
+
+impl From<ServiceEntryRef<'_>> for ServiceEntry {
+    fn from(e: ServiceEntryRef<'_>) -> ServiceEntry {
+        ServiceEntry {
+            service: Service {
+                key: e.key,
+                scheduler: e.scheduler.to_owned(),
+                flags: e.flags,
+                timeout: e.timeout,
+                netmask: e.netmask,
+                pe_name: e.pe_name.map(str::to_owned),
+            },
+            stats: e.stats,
+        }
+    }
+}
+
+impl<'a> From<&'a ServiceEntry> for ServiceEntryRef<'a> {
+    fn from(e: &'a ServiceEntry) -> ServiceEntryRef<'a> {
+        let s = &e.service;
+        ServiceEntryRef {
+            key: s.key,
+            scheduler: &s.scheduler,
+            flags: s.flags,
+            timeout: s.timeout,
+            netmask: s.netmask,
+            pe_name: s.pe_name.as_deref(),
+            stats: e.stats,
+        }
+    }
+}
+
 /// A destination as the kernel reports it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DestEntry {

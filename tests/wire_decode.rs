@@ -703,6 +703,42 @@ fn stats_padding_is_ignored() {
 }
 
 #[test]
+fn every_counter_lands_in_its_own_field() {
+    // Each counter a value of its own, the attributes in reverse order.
+    let value = |kind: u16| u64::from(kind) << 36 | u64::from(kind);
+    let kinds = [
+        stats_attr::CONNS,
+        stats_attr::INPKTS,
+        stats_attr::OUTPKTS,
+        stats_attr::INBYTES,
+        stats_attr::OUTBYTES,
+        stats_attr::CPS,
+        stats_attr::INPPS,
+        stats_attr::OUTPPS,
+        stats_attr::INBPS,
+        stats_attr::OUTBPS,
+    ];
+    let nest: Vec<u8> = kinds
+        .iter()
+        .rev()
+        .flat_map(|&k| u64_attr(k, value(k)))
+        .collect();
+    let expected = Stats {
+        conns: value(stats_attr::CONNS),
+        inpkts: value(stats_attr::INPKTS),
+        outpkts: value(stats_attr::OUTPKTS),
+        inbytes: value(stats_attr::INBYTES),
+        outbytes: value(stats_attr::OUTBYTES),
+        cps: value(stats_attr::CPS),
+        inpps: value(stats_attr::INPPS),
+        outpps: value(stats_attr::OUTPPS),
+        inbps: value(stats_attr::INBPS),
+        outbps: value(stats_attr::OUTBPS),
+    };
+    assert_eq!(decode_stats(&nest).unwrap(), expected);
+}
+
+#[test]
 fn dests_decode_their_own_stats64() {
     let entry = decode_dest(
         &dest_nest(&[stats_nest(dest_attr::STATS64, true, 4, 8, 16)]),

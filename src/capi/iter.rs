@@ -59,11 +59,7 @@ impl Live for ipvsrs_dest_iter {
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
         pointer(lock(h).and_then(|mut handle| {
-            let entries = handle
-                .services()?
-                .iter()
-                .map(ip_vs_service_entry::from)
-                .collect();
+            let entries = handle.services_as::<ip_vs_service_entry>()?;
             Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
     })

@@ -18,7 +18,7 @@ use std::collections::hash_map::Entry;
 use foldhash::fast::FixedState;
 
 use super::{Handle, Result};
-use crate::model::{Family, ServiceEntry, ServiceKey};
+use crate::model::{Family, ServiceEntry, ServiceEntryRef, ServiceKey};
 use crate::wire::ipvs::{self, cmd_attr};
 use crate::wire::Request;
 
@@ -35,27 +35,44 @@ const QUIET_DUMPS: usize = 2;
 type HashMap<K, V> = std::collections::HashMap<K, V, FixedState>;
 type HashSet<T> = std::collections::HashSet<T, FixedState>;
 
+/// A form a listed service can be kept in: anything made from a decoded entry.
+pub trait ServiceForm: for<'a> From<ServiceEntryRef<'a>> {}
+
+impl<E: for<'a> From<ServiceEntryRef<'a>>> ServiceForm for E {}
+
 impl Handle {
     /// Every service of the namespace, each once, in the kernel's order (any that a dump
     /// skipped last). Exact for IPv4 services whatever changes meanwhile: every one that
     /// exists throughout the call is listed, and none deleted before the call ends is
     /// (the sockopt interface's list, which needs CAP_NET_RAW). For IPv6 services, and
     /// without that interface, dumps are repeated until two in a row find no service the
-    /// others missed. A table that fits in one dump part costs one dump.
+    /// others missed. A table that fits in one dump part costs one dump; a quiet IPv4
+    /// table, one dump and the sockopt interface's list.
     pub fn services(&mut self) -> Result<Vec<ServiceEntry>> {
+        self.services_as()
+    }
+
+    /// [`Handle::services`], each kept in the form `E` as it is decoded, so a form that
+    /// copies the names into arrays of its own (the C entries) allocates none.
+    pub fn services_as<E: ServiceForm>(&mut self) -> Result<Vec<E>> {
         // Room for the IPv4 services at least: growing the list would copy it.
         let expected = self.socket.service_count().unwrap_or(0);
         let (dump, datagrams) = self.dump_services(expected)?;
         if datagrams == 1 {
-            return Ok(dump);
+            return Ok(dump.entries);
+        }
+        let ipv4 = self.ipv4_services_now();
+        // A quiet IPv4 table: the dump has the services of the list, each once, as both
+        // walk the kernel's table in the same order. No IPv6 service needs more dumps.
+        if ipv4.as_ref() == Some(&dump.keys) {
+            return Ok(dump.entries);
         }
         let mut listing = Listing::of(dump);
-        let ipv4 = self.ipv4_services_now();
         if let Some(ipv4) = &ipv4 {
             self.complete_ipv4(&mut listing, ipv4)?;
         }
         let by_dumps = |key: &ServiceKey| ipv4.is_none() || key.family() == Family::Inet6;
-        if listing.entries.iter().any(|e| by_dumps(&e.service.key)) {
+        if listing.keys.iter().any(by_dumps) {
             self.complete_by_dumps(&mut listing, by_dumps)?;
         }
         Ok(listing.entries)
@@ -85,7 +102,11 @@ impl Handle {
     /// Makes the IPv4 part of `listing` the services of `ipv4`, a list of all of them at
     /// one instant after the dump: those the dump skipped are fetched, those deleted
     /// since dropped.
-    fn complete_ipv4(&mut self, listing: &mut Listing, ipv4: &[ServiceKey]) -> Result<()> {
+    fn complete_ipv4<E: ServiceForm>(
+        &mut self,
+        listing: &mut Listing<E>,
+        ipv4: &[ServiceKey],
+    ) -> Result<()> {
         let mut skipped = Vec::new();
         let mut found = 0;
         for key in ipv4 {
@@ -96,15 +117,15 @@ impl Handle {
             }
         }
         // On a quiet table every listed IPv4 service is in the list: no set to build.
-        let is_ipv4 = |e: &&ServiceEntry| e.service.key.family() == Family::Inet;
-        if listing.entries.iter().filter(is_ipv4).count() != found {
+        let is_ipv4 = |key: &&ServiceKey| key.family() == Family::Inet;
+        if listing.keys.iter().filter(is_ipv4).count() != found {
             let now: HashSet<&ServiceKey> = ipv4.iter().collect();
             listing.retain(|key| key.family() != Family::Inet || now.contains(key));
         }
         for key in skipped {
             // None: deleted since the list.
-            if let Some(entry) = self.find_service(key)? {
-                listing.add(entry);
+            if let Some(entry) = self.find_service_as(key)? {
+                listing.add(*key, entry);
             }
         }
         Ok(())
@@ -112,17 +133,18 @@ impl Handle {
 
     /// Dumps again, adding the services `by_dumps` selects that earlier dumps missed,
     /// until [`QUIET_DUMPS`] in a row add none.
-    fn complete_by_dumps(
+    fn complete_by_dumps<E: ServiceForm>(
         &mut self,
-        listing: &mut Listing,
+        listing: &mut Listing<E>,
         by_dumps: impl Fn(&ServiceKey) -> bool,
     ) -> Result<()> {
         let mut quiet = 0;
         for _ in 0..MAX_REPEATS {
             let before = listing.len();
-            for entry in self.dump_services(listing.len())?.0 {
-                if by_dumps(&entry.service.key) {
-                    listing.add(entry);
+            let dump: Dump<E> = self.dump_services(listing.len())?.0;
+            for (key, entry) in dump.keys.into_iter().zip(dump.entries) {
+                if by_dumps(&key) {
+                    listing.add(key, entry);
                 }
             }
             quiet = if listing.len() == before {
@@ -139,39 +161,59 @@ impl Handle {
 
     /// One dump of the services, with any repeats, and how many datagrams it took (one:
     /// no repeat); room made for `expected` of them.
-    fn dump_services(&mut self, expected: usize) -> Result<(Vec<ServiceEntry>, usize)> {
-        let mut all = Vec::with_capacity(expected);
+    fn dump_services<E: ServiceForm>(&mut self, expected: usize) -> Result<(Dump<E>, usize)> {
+        let mut dump = Dump {
+            keys: Vec::with_capacity(expected),
+            entries: Vec::with_capacity(expected),
+        };
         let datagrams = self.dump(Request::DumpServices, |_, attrs| {
             let nest = ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?;
-            all.push(ipvs::decode_service(nest)?);
+            let entry = ipvs::decode_service_ref(nest)?;
+            dump.keys.push(entry.key);
+            dump.entries.push(entry.into());
             Ok(())
         })?;
-        Ok((all, datagrams))
+        Ok((dump, datagrams))
     }
 }
 
-/// Services, each once, in the order added.
-#[derive(Default)]
-struct Listing {
-    entries: Vec<ServiceEntry>,
+/// The services of one dump and their keys, in the same order, repeats and all.
+struct Dump<E> {
+    keys: Vec<ServiceKey>,
+    entries: Vec<E>,
+}
+
+/// Services, each once, in the order added, with their keys.
+struct Listing<E> {
+    keys: Vec<ServiceKey>,
+    entries: Vec<E>,
     index: HashMap<ServiceKey, usize>,
 }
 
-impl Listing {
+impl<E> Listing<E> {
+    fn new() -> Listing<E> {
+        Listing {
+            keys: Vec::new(),
+            entries: Vec::new(),
+            index: HashMap::default(),
+        }
+    }
+
     /// From one dump, its repeats dropped.
-    fn of(dump: Vec<ServiceEntry>) -> Listing {
-        let mut index = HashMap::with_capacity_and_hasher(dump.len(), Default::default());
+    fn of(dump: Dump<E>) -> Listing<E> {
+        let mut index = HashMap::with_capacity_and_hasher(dump.keys.len(), Default::default());
         let unique =
-            (dump.iter().enumerate()).all(|(at, e)| index.insert(e.service.key, at).is_none());
+            (dump.keys.iter().enumerate()).all(|(at, key)| index.insert(*key, at).is_none());
         if unique {
             return Listing {
-                entries: dump,
+                keys: dump.keys,
+                entries: dump.entries,
                 index,
             };
         }
-        let mut listing = Listing::default();
-        for entry in dump {
-            listing.add(entry);
+        let mut listing = Listing::new();
+        for (key, entry) in dump.keys.into_iter().zip(dump.entries) {
+            listing.add(key, entry);
         }
         listing
     }
@@ -185,18 +227,23 @@ impl Listing {
     }
 
     /// Adds `entry` unless its service is listed already.
-    fn add(&mut self, entry: ServiceEntry) {
-        if let Entry::Vacant(slot) = self.index.entry(entry.service.key) {
+    fn add(&mut self, key: ServiceKey, entry: E) {
+        if let Entry::Vacant(slot) = self.index.entry(key) {
             slot.insert(self.entries.len());
+            self.keys.push(key);
             self.entries.push(entry);
         }
     }
 
     fn retain(&mut self, keep: impl Fn(&ServiceKey) -> bool) {
-        let before = self.entries.len();
-        self.entries.retain(|entry| keep(&entry.service.key));
-        if self.entries.len() != before {
-            *self = Listing::of(std::mem::take(&mut self.entries));
+        if self.keys.iter().all(&keep) {
+            return;
+        }
+        let old = std::mem::replace(self, Listing::new());
+        for (key, entry) in old.keys.into_iter().zip(old.entries) {
+            if keep(&key) {
+                self.add(key, entry);
+            }
         }
     }
 }

@@ -12,6 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use error::{errno_text, Error, Result};
+pub use listing::ServiceForm;
 
 use crate::model::{
     Daemon, DaemonRole, DestEntry, DestKey, Destination, Info, Service, ServiceEntry, ServiceKey,
@@ -272,12 +273,15 @@ impl Handle {
 
     /// One service; errno `ESRCH` if there is none.
     pub fn service(&mut self, key: &ServiceKey) -> Result<ServiceEntry> {
+        self.service_as(key)
+    }
+
+    /// [`Handle::service`] kept in the form `E` (see [`Handle::services_as`]).
+    pub fn service_as<E: ServiceForm>(&mut self, key: &ServiceKey) -> Result<E> {
         let mut found = None;
         self.request(Request::GetService(key), |_, attrs| {
-            found = Some(ipvs::decode_service(ipvs::top_level_nest(
-                attrs,
-                cmd_attr::SERVICE,
-            )?)?);
+            let nest = ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?;
+            found = Some(ipvs::decode_service_ref(nest)?.into());
             Ok(())
         })?;
         found.ok_or_else(|| no_reply(Request::GetService(key)))

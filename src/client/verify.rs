@@ -1,6 +1,6 @@
 //! What a write did when its answer was lost, read back from the table.
 
-use super::{Handle, Result};
+use super::{Handle, Result, ServiceForm};
 use crate::model::{DestEntry, DestKey, ServiceEntry, ServiceKey};
 use crate::wire::Request;
 
@@ -36,7 +36,15 @@ impl Handle {
     }
 
     pub(super) fn find_service(&mut self, key: &ServiceKey) -> Result<Option<ServiceEntry>> {
-        match self.service(key) {
+        self.find_service_as(key)
+    }
+
+    /// [`Handle::find_service`] kept in the form `E` (see [`Handle::services_as`]).
+    pub(super) fn find_service_as<E: ServiceForm>(
+        &mut self,
+        key: &ServiceKey,
+    ) -> Result<Option<E>> {
+        match self.service_as(key) {
             Ok(entry) => Ok(Some(entry)),
             Err(e) if e.errno() == libc::ESRCH => Ok(None),
             Err(e) => Err(e),

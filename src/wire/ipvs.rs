@@ -9,7 +9,8 @@ use super::netlink::{
 };
 use crate::model::{
     Daemon, DaemonRole, DestEntry, DestKey, Destination, Family, Forward, Info, Protocol, Service,
-    ServiceEntry, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags, TunnelType,
+    ServiceEntry, ServiceEntryRef, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags,
+    TunnelType,
 };
 
 pub const IPVS_GENL_NAME: &str = "IPVS";
@@ -355,25 +356,30 @@ fn decode_family(a: Attr<'_>) -> Result<Family, DecodeError> {
 
 /// Decodes a `STATS` or `STATS64` nest; counters are 32 or 64 bits by their length.
 pub fn decode_stats(nest: &[u8]) -> Result<Stats, DecodeError> {
-    // One pass without a table: a listing decodes one stats nest a service.
-    let mut stats = Stats::default();
+    // One pass without a table, into the counters by number: a listing decodes one stats
+    // nest a service.
+    const _: () = assert!(stats_attr::CONNS == 1 && stats_attr::OUTBPS == 10);
+    let mut counters = [0u64; stats_attr::OUTBPS as usize];
     for a in attrs(nest) {
-        let counter = match a.kind {
-            stats_attr::CONNS => &mut stats.conns,
-            stats_attr::INPKTS => &mut stats.inpkts,
-            stats_attr::OUTPKTS => &mut stats.outpkts,
-            stats_attr::INBYTES => &mut stats.inbytes,
-            stats_attr::OUTBYTES => &mut stats.outbytes,
-            stats_attr::CPS => &mut stats.cps,
-            stats_attr::INPPS => &mut stats.inpps,
-            stats_attr::OUTPPS => &mut stats.outpps,
-            stats_attr::INBPS => &mut stats.inbps,
-            stats_attr::OUTBPS => &mut stats.outbps,
-            _ => continue,
-        };
-        *counter = a.counter()?;
+        if let Some(counter) =
+            (usize::from(a.kind).checked_sub(1)).and_then(|i| counters.get_mut(i))
+        {
+            *counter = a.counter()?;
+        }
     }
-    Ok(stats)
+    let [conns, inpkts, outpkts, inbytes, outbytes, cps, inpps, outpps, inbps, outbps] = counters;
+    Ok(Stats {
+        conns,
+        inpkts,
+        outpkts,
+        inbytes,
+        outbytes,
+        cps,
+        inpps,
+        outpps,
+        inbps,
+        outbps,
+    })
 }
 
 /// The 64-bit statistics if the kernel sent them (4.1+), else the 32-bit ones.
@@ -394,6 +400,11 @@ pub fn top_level_nest(top: &[u8], kind: u16) -> Result<&[u8], DecodeError> {
 
 /// Decodes the service nest of a `GET_SERVICE` reply.
 pub fn decode_service(nest: &[u8]) -> Result<ServiceEntry, DecodeError> {
+    decode_service_ref(nest).map(ServiceEntry::from)
+}
+
+/// Decodes the service nest of a `GET_SERVICE` reply, its names borrowed from the nest.
+pub fn decode_service_ref(nest: &[u8]) -> Result<ServiceEntryRef<'_>, DecodeError> {
     let t = AttrTable::parse(nest, svc_attr::MAX);
     let family = decode_family(t.require(svc_attr::AF, "IPVS_SVC_ATTR_AF")?)?;
     let key = match t.get(svc_attr::FWMARK) {
@@ -430,21 +441,19 @@ pub fn decode_service(nest: &[u8]) -> Result<ServiceEntry, DecodeError> {
         None => crate::model::host_netmask(family),
     };
     let pe_name = match t.get(svc_attr::PE_NAME) {
-        Some(a) if !a.as_str()?.is_empty() => Some(a.as_str()?.to_owned()),
-        _ => None,
+        Some(a) => Some(a.as_str()?).filter(|name| !name.is_empty()),
+        None => None,
     };
-    Ok(ServiceEntry {
-        service: Service {
-            key,
-            scheduler: match t.get(svc_attr::SCHED_NAME) {
-                Some(a) => a.as_str()?.to_owned(),
-                None => String::new(),
-            },
-            flags: ServiceFlags(flags),
-            timeout: t.get(svc_attr::TIMEOUT).map_or(Ok(0), |a| a.u32())?,
-            netmask,
-            pe_name,
+    Ok(ServiceEntryRef {
+        key,
+        scheduler: match t.get(svc_attr::SCHED_NAME) {
+            Some(a) => a.as_str()?,
+            None => "",
         },
+        flags: ServiceFlags(flags),
+        timeout: t.get(svc_attr::TIMEOUT).map_or(Ok(0), |a| a.u32())?,
+        netmask,
+        pe_name,
         stats: decode_either_stats(&t, svc_attr::STATS64, svc_attr::STATS)?,
     })
 }

@@ -207,12 +207,12 @@ pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvs_daemon_t) -> c_int {
 pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
     boundary(std::ptr::null_mut(), || {
         pointer(default_handle::with_default(|h| {
-            let services = h.services()?;
+            let services = h.services_as::<ip_vs_service_entry>()?;
             let header = ip_vs_get_services {
                 num_services: services.len() as c_uint,
                 entrytable: [],
             };
-            malloc_block(header, services.iter().map(ip_vs_service_entry::from))
+            malloc_block(header, services.into_iter())
         }))
     })
 }

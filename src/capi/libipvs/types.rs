@@ -9,7 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::model::{
     Daemon, DaemonRole, DestEntry, DestKey, Destination, Family, Forward, Protocol, Service,
-    ServiceEntry, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags, TunnelType,
+    ServiceEntry, ServiceEntryRef, ServiceFlags, ServiceKey, Stats, Timeouts, Tunnel, TunnelFlags,
+    TunnelType,
 };
 
 pub const MINIMUM_IPVS_VERSION_MAJOR: c_int = 1;
@@ -411,11 +412,12 @@ pub fn c_buf_to_string(buf: &[c_char], what: &str) -> Result<String, Unrepresent
 
 /// Copies `s` into a fixed C buffer, NUL-terminated, cut to fit.
 pub fn string_to_c_buf(s: &str, buf: &mut [c_char]) {
-    buf.fill(0);
-    let room = buf.len() - 1;
-    for (dst, &b) in buf.iter_mut().zip(s.as_bytes().iter().take(room)) {
+    let len = s.len().min(buf.len() - 1);
+    let (text, rest) = buf.split_at_mut(len);
+    for (dst, &b) in text.iter_mut().zip(&s.as_bytes()[..len]) {
         *dst = b as c_char;
     }
+    rest.fill(0);
 }
 
 fn netmask_to_model(family: Family, netmask: u32) -> u32 {
@@ -588,19 +590,18 @@ fn key_fields(key: &ServiceKey) -> KeyFields {
     }
 }
 
-impl From<&ServiceEntry> for ip_vs_service_entry {
-    fn from(e: &ServiceEntry) -> ip_vs_service_entry {
-        let s = &e.service;
-        let k = key_fields(&s.key);
+impl From<ServiceEntryRef<'_>> for ip_vs_service_entry {
+    fn from(e: ServiceEntryRef<'_>) -> ip_vs_service_entry {
+        let k = key_fields(&e.key);
         let mut entry = ip_vs_service_entry {
             protocol: k.protocol,
-            __addr_v4: nf_inet_addr::v4_word(k.addr.to_ip(s.key.family())),
+            __addr_v4: nf_inet_addr::v4_word(k.addr.to_ip(e.key.family())),
             port: k.port,
             fwmark: k.fwmark,
             sched_name: [0; IP_VS_SCHEDNAME_MAXLEN],
-            flags: s.flags.0,
-            timeout: s.timeout,
-            netmask: netmask_to_c(s.key.family(), s.netmask),
+            flags: e.flags.0,
+            timeout: e.timeout,
+            netmask: netmask_to_c(e.key.family(), e.netmask),
             num_dests: 0,
             stats: (&e.stats).into(),
             af: k.af,
@@ -608,9 +609,15 @@ impl From<&ServiceEntry> for ip_vs_service_entry {
             pe_name: [0; IP_VS_PENAME_MAXLEN + 1],
             stats64: (&e.stats).into(),
         };
-        string_to_c_buf(&s.scheduler, &mut entry.sched_name);
-        string_to_c_buf(s.pe_name.as_deref().unwrap_or(""), &mut entry.pe_name);
+        string_to_c_buf(e.scheduler, &mut entry.sched_name);
+        string_to_c_buf(e.pe_name.unwrap_or(""), &mut entry.pe_name);
         entry
+    }
+}
+
+impl From<&ServiceEntry> for ip_vs_service_entry {
+    fn from(e: &ServiceEntry) -> ip_vs_service_entry {
+        ServiceEntryRef::from(e).into()
     }
 }
 
