@@ -55,13 +55,19 @@ BENCH_BIN := target/bench
 ## all: build the shared and static libraries
 all: build
 
-## build: cargo build --release (libipvsrs.so, libipvsrs.a)
+## build: cargo build --release (libipvsrs.so, libipvsrs.a, the ipvsrs command)
 build:
-	$(CARGO) build --release --lib
+	$(CARGO) build --release --lib --bin ipvsrs
 
-## install: libraries, headers and ipvsrs.pc under $(DESTDIR)$(PREFIX)
+## install: libraries, headers, ipvsrs.pc, and the ipvsrs command with its manual page and
+## bash completion, under $(DESTDIR)$(PREFIX)
 install: build
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ipvsrs
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ipvsrs \
+	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 755 $(RELEASE)/ipvsrs $(DESTDIR)$(PREFIX)/bin/ipvsrs
+	install -m 644 src/bin/ipvsrs/ipvsrs.1 $(DESTDIR)$(PREFIX)/share/man/man1/ipvsrs.1
+	$(RELEASE)/ipvsrs completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ipvsrs
 	install -m 755 $(RELEASE)/libipvsrs.so $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(VERSION)
 	ln -sf libipvsrs.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(MAJOR)
 	ln -sf libipvsrs.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so

@@ -1,10 +1,13 @@
 //! The `ipvsrs` binary against a real kernel, each test in a fresh namespace given by
 //! `--netns NAME`: apply (its summary, its lines with -v), diff (text, ipvsctl's YAML, a
-//! summary), get, weight, allowed actions.
+//! summary), get, list (ipvsadm's views and JSON), metrics, weight, allowed actions.
 
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use crate::support::{assert_saved, netns_with_sync_interface, Netns, IPVSADM_TABLE, SYNC_IFNAME};
+use crate::support::{
+    assert_saved, netns_with_sync_interface, settled, Netns, IPVSADM_TABLE, SYNC_IFNAME,
+};
 
 /// Two services: one in NAT with thresholds, one direct-routing.
 const MODEL: &str = "\
@@ -336,4 +339,121 @@ fn a_dry_run_prints_the_changes_and_makes_none() {
         "would apply 2 changes: 1 add-destination, 1 update-destination\n"
     );
     assert_saved(&ns, MODEL_SAVED);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn list_prints_what_ipvsadm_prints() {
+    let ns = Netns::new();
+    ns.ipvsadm_each(IPVSADM_TABLE);
+    for (ours, theirs) in [
+        (&["list"][..], &["-Ln"][..]),
+        (&["list", "--stats"], &["-Ln", "--stats", "--exact"]),
+        (&["list", "--rate"], &["-Ln", "--rate", "--exact"]),
+    ] {
+        let listed = settled(|| ns.ipvsrs_exits(ours, 0));
+        assert_eq!(listed, ns.ipvsadm_listing(theirs), "ipvsrs {ours:?}");
+    }
+    let out = ns.ipvsrs(&["list", "--stats", "--rate"]);
+    assert_eq!(out.status.code(), Some(2), "two views at once");
+}
+
+/// Reads a JSON document with Python's parser and prints `script`'s lines for it.
+fn with_python_json(json: &str, script: &str) -> String {
+    let mut child = std::process::Command::new("python3")
+        .args([
+            "-c",
+            &format!("import json, sys\nd = json.load(sys.stdin)\n{script}"),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(json.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "python3 could not read {json}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn list_json_has_every_setting_and_all_ten_counters() {
+    let ns = Netns::new();
+    ns.ipvsadm_each(&[
+        "-A -t 10.0.0.1:80 -s wrr -p 60 -M 255.255.255.0",
+        "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 5 -x 50 -y 5",
+        "-a -t 10.0.0.1:80 -r 10.1.0.2 -i -w 4 --tun-type gue --tun-port 6080",
+        "-A -f 7 -6 -s sh",
+        "-a -f 7 -6 -r [2001:db8::2]:0 -g -w 3",
+    ]);
+    let json = ns.ipvsrs_exits(&["list", "--json"], 0);
+    let summary = with_python_json(
+        &json,
+        "counters = ['conns', 'inpkts', 'outpkts', 'inbytes', 'outbytes',\n\
+         \x20           'cps', 'inpps', 'outpps', 'inbps', 'outbps']\n\
+         for s in d['services']:\n\
+         \x20   assert sorted(s['stats']) == sorted(counters), s['stats']\n\
+         \x20   print(s['service'], s['family'], s['scheduler'], s['persistent'], s['timeout'], s['netmask'])\n\
+         \x20   for t in s['destinations']:\n\
+         \x20       assert sorted(t['stats']) == sorted(counters), t['stats']\n\
+         \x20       print(' ', t['address'], t['port'], t['forward'], t['weight'],\n\
+         \x20             t['upper_threshold'], t['lower_threshold'], t['tunnel']['type'], t['tunnel']['port'])\n\
+         print(d['version'], d['conn_tab_size'] > 0)",
+    );
+    let expected = "\
+tcp://10.0.0.1:80 inet wrr True 60 255.255.255.0
+  10.1.0.1 8080 masq 5 50 5 ipip 0
+  10.1.0.2 80 tunnel 4 0 0 gue 6080
+fwmark6:7 inet6 sh False 0 128
+  2001:db8::2 0 route 3 0 0 ipip 0
+1.2.1 True
+";
+    assert_eq!(summary, expected, "{json}");
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn metrics_in_prometheus_pass_promtool_and_in_influx_name_every_server() {
+    let ns = Netns::new();
+    ns.ipvsadm_each(&[
+        "-A -t 10.0.0.1:80 -s wrr",
+        "-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 5",
+        "-A -f 7 -6 -s sh",
+        "-a -f 7 -6 -r [2001:db8::2]:0 -g -w 3",
+    ]);
+    let prometheus = ns.ipvsrs_exits(&["metrics"], 0);
+    assert_eq!(
+        prometheus,
+        ns.ipvsrs_exits(&["metrics", "--format", "prometheus"], 0),
+        "prometheus is the default"
+    );
+    let mut promtool = std::process::Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = promtool.stdin.take().unwrap();
+    stdin.write_all(prometheus.as_bytes()).unwrap();
+    drop(stdin);
+    let checked = promtool.wait_with_output().unwrap();
+    let complaints = String::from_utf8_lossy(&checked.stderr);
+    assert!(checked.status.success(), "promtool: {complaints}");
+    assert_eq!(complaints, "", "promtool");
+    assert!(
+        prometheus.contains("ipvs_real_server_weight{address=\"10.1.0.1\",address_family=\"inet\",port=\"8080\",virtual_address=\"10.0.0.1\",virtual_port=\"80\",virtual_protocol=\"tcp\"} 5\n"),
+        "{prometheus}"
+    );
+    let influx = ns.ipvsrs_exits(&["metrics", "--format", "influx"], 0);
+    let weights: Vec<&str> = influx
+        .lines()
+        .filter(|line| line.starts_with("ipvs_real_server,"))
+        .filter_map(|line| line.split([' ', ',']).find(|f| f.starts_with("weight=")))
+        .collect();
+    assert_eq!(weights, ["weight=5i", "weight=3i"], "{influx}");
 }

@@ -1,0 +1,321 @@
+//! `ipvsrs list`: the table in `ipvsadm -Ln`'s three views (counters and rates exact, as
+//! with `--exact`), or as JSON with every setting and the 64-bit counters.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+use ipvsrs::model::{
+    DestEntry, Family, Forward, Info, ServiceEntry, ServiceFlags, ServiceKey, Stats, TunnelType,
+};
+use ipvsrs::{Handle, Result};
+
+/// The table at one reading, sorted as ipvsadm sorts it.
+pub struct Table {
+    info: Info,
+    services: Vec<(ServiceEntry, Vec<DestEntry>)>,
+}
+
+impl Table {
+    pub fn read(handle: &mut Handle) -> Result<Table> {
+        let info = handle.info()?;
+        let mut services = Vec::new();
+        for entry in handle.services()? {
+            let mut dests = handle.dests(&entry.service.key)?;
+            dests.sort_by_key(|d| (d.dest.addr.is_ipv6(), octets(d.dest.addr), d.dest.port));
+            services.push((entry, dests));
+        }
+        services.sort_by_key(|(entry, _)| service_order(&entry.service.key));
+        Ok(Table { info, services })
+    }
+}
+
+/// libipvs's `ipvs_cmp_services` order: fwmark, family, protocol, address, port.
+fn service_order(key: &ServiceKey) -> (u32, u16, u16, [u8; 16], u16) {
+    match *key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => (
+            0,
+            Family::of(&addr).number(),
+            protocol.number(),
+            octets(addr),
+            port,
+        ),
+        ServiceKey::Fwmark { family, mark } => (mark, family.number(), 0, [0; 16], 0),
+    }
+}
+
+/// The address's bytes in network order, an IPv4 one first and zero after it.
+fn octets(addr: IpAddr) -> [u8; 16] {
+    match addr {
+        IpAddr::V4(a) => {
+            let mut bytes = [0; 16];
+            bytes[..4].copy_from_slice(&a.octets());
+            bytes
+        }
+        IpAddr::V6(a) => a.octets(),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Table,
+    Stats,
+    Rate,
+}
+
+/// `addr:port`, an IPv6 address in brackets.
+fn endpoint(addr: IpAddr, port: u16) -> String {
+    match addr {
+        IpAddr::V4(a) => format!("{a}:{port}"),
+        IpAddr::V6(a) => format!("[{a}]:{port}"),
+    }
+}
+
+fn forward_name(forward: Forward) -> &'static str {
+    match forward {
+        Forward::Masq => "Masq",
+        Forward::Local => "Local",
+        Forward::Tunnel => "Tunnel",
+        Forward::Route => "Route",
+        Forward::Bypass => "Bypass",
+    }
+}
+
+/// The service column: `TCP  10.0.0.1:80` or `FWM  7 IPv6`.
+fn service_name(key: &ServiceKey) -> String {
+    match *key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => format!(
+            "{:<4} {}",
+            protocol.name().to_uppercase(),
+            endpoint(addr, port)
+        ),
+        ServiceKey::Fwmark { family, mark } => match family {
+            Family::Inet => format!("FWM  {mark}"),
+            Family::Inet6 => format!("FWM  {mark} IPv6"),
+        },
+    }
+}
+
+/// The scheduler and its flags, persistence and one-packet scheduling, as ipvsadm
+/// writes them after the service.
+fn settings(entry: &ServiceEntry) -> String {
+    let s = &entry.service;
+    let mut text = format!(" {}", s.scheduler);
+    let names = [
+        (ServiceFlags::SCHED1, "flag-1", "sh-fallback", "mh-fallback"),
+        (ServiceFlags::SCHED2, "flag-2", "sh-port", "mh-port"),
+        (ServiceFlags::SCHED3, "flag-3", "flag-3", "flag-3"),
+    ];
+    let flags: Vec<&str> = (names.iter())
+        .filter(|(flag, ..)| s.flags.contains(*flag))
+        .map(|&(_, generic, sh, mh)| match s.scheduler.as_str() {
+            "sh" => sh,
+            "mh" => mh,
+            _ => generic,
+        })
+        .collect();
+    if !flags.is_empty() {
+        text += &format!(" ({})", flags.join(","));
+    }
+    if s.flags.contains(ServiceFlags::PERSISTENT) {
+        text += &format!(" persistent {}", s.timeout);
+        match s.key.family() {
+            Family::Inet if s.netmask != u32::MAX => {
+                text += &format!(" mask {}", std::net::Ipv4Addr::from(s.netmask));
+            }
+            Family::Inet6 if s.netmask != 128 => text += &format!(" mask {}", s.netmask),
+            _ => {}
+        }
+        if let Some(pe) = &s.pe_name {
+            text += &format!(" pe {pe}");
+        }
+    }
+    if s.flags.contains(ServiceFlags::ONEPACKET) {
+        text += " ops";
+    }
+    text
+}
+
+fn numbers(view: View, s: &Stats) -> String {
+    let values = match view {
+        View::Rate => [s.cps, s.inpps, s.outpps, s.inbps, s.outbps],
+        _ => [s.conns, s.inpkts, s.outpkts, s.inbytes, s.outbytes],
+    };
+    values.iter().map(|v| format!(" {v:>8}")).collect()
+}
+
+/// What `ipvsadm -Ln` prints (`--stats --exact` and `--rate --exact` for the other views).
+pub fn text(out: &mut impl Write, table: &Table, view: View) -> io::Result<()> {
+    let v = table.info.version;
+    writeln!(
+        out,
+        "IP Virtual Server version {}.{}.{} (size={})",
+        v >> 16 & 0xff,
+        v >> 8 & 0xff,
+        v & 0xff,
+        table.info.conn_tab_size
+    )?;
+    out.write_all(match view {
+        View::Table => {
+            b"Prot LocalAddress:Port Scheduler Flags\n  \
+              -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\n"
+        }
+        View::Stats => {
+            b"Prot LocalAddress:Port               Conns   InPkts  OutPkts  InBytes OutBytes\n  \
+              -> RemoteAddress:Port\n"
+        }
+        View::Rate => {
+            b"Prot LocalAddress:Port                 CPS    InPPS   OutPPS    InBPS   OutBPS\n  \
+              -> RemoteAddress:Port\n"
+        }
+    })?;
+    for (entry, dests) in &table.services {
+        let name = service_name(&entry.service.key);
+        match view {
+            View::Table => writeln!(out, "{name}{}", settings(entry))?,
+            _ => writeln!(out, "{name:<33}{}", numbers(view, &entry.stats))?,
+        }
+        for d in dests {
+            let at = endpoint(d.dest.addr, d.dest.port);
+            match view {
+                View::Table => writeln!(
+                    out,
+                    "  -> {at:<28} {:<7} {:<6} {:<10} {:<10}",
+                    forward_name(d.dest.forward),
+                    d.dest.weight,
+                    d.active_conns,
+                    d.inactive_conns
+                )?,
+                _ => writeln!(out, "  -> {at:<28}{}", numbers(view, &d.stats))?,
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A JSON string: the names here come from the kernel, but are escaped all the same.
+fn quoted(s: &str) -> String {
+    let mut text = String::with_capacity(s.len() + 2);
+    text.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => text.push_str("\\\""),
+            '\\' => text.push_str("\\\\"),
+            c if (c as u32) < 0x20 => text += &format!("\\u{:04x}", c as u32),
+            c => text.push(c),
+        }
+    }
+    text.push('"');
+    text
+}
+
+fn stats_json(s: &Stats) -> String {
+    format!(
+        "{{\"conns\":{},\"inpkts\":{},\"outpkts\":{},\"inbytes\":{},\"outbytes\":{},\
+         \"cps\":{},\"inpps\":{},\"outpps\":{},\"inbps\":{},\"outbps\":{}}}",
+        s.conns,
+        s.inpkts,
+        s.outpkts,
+        s.inbytes,
+        s.outbytes,
+        s.cps,
+        s.inpps,
+        s.outpps,
+        s.inbps,
+        s.outbps
+    )
+}
+
+fn family_name(family: Family) -> &'static str {
+    match family {
+        Family::Inet => "inet",
+        Family::Inet6 => "inet6",
+    }
+}
+
+fn service_json(entry: &ServiceEntry) -> String {
+    let s = &entry.service;
+    let key = match s.key {
+        ServiceKey::Addr {
+            protocol,
+            addr,
+            port,
+        } => format!(
+            "\"protocol\":{},\"address\":{},\"port\":{port}",
+            quoted(protocol.name()),
+            quoted(&addr.to_string())
+        ),
+        ServiceKey::Fwmark { mark, .. } => format!("\"fwmark\":{mark}"),
+    };
+    let netmask = match s.key.family() {
+        Family::Inet => quoted(&std::net::Ipv4Addr::from(s.netmask).to_string()),
+        Family::Inet6 => s.netmask.to_string(),
+    };
+    format!(
+        "{{\"service\":{},\"family\":{},{key},\"scheduler\":{},\"flags\":{},\
+         \"persistent\":{},\"timeout\":{},\"netmask\":{netmask},\"pe\":{},\"stats\":{}",
+        quoted(&s.key.to_string()),
+        quoted(family_name(s.key.family())),
+        quoted(&s.scheduler),
+        s.flags.0,
+        s.flags.contains(ServiceFlags::PERSISTENT),
+        s.timeout,
+        s.pe_name.as_deref().map_or("null".to_owned(), quoted),
+        stats_json(&entry.stats)
+    )
+}
+
+fn dest_json(d: &DestEntry) -> String {
+    let t = &d.dest.tunnel;
+    let tunnel = match t.kind {
+        TunnelType::Ipip => "ipip",
+        TunnelType::Gue => "gue",
+        TunnelType::Gre => "gre",
+    };
+    format!(
+        "{{\"address\":{},\"port\":{},\"forward\":{},\"weight\":{},\"upper_threshold\":{},\
+         \"lower_threshold\":{},\"tunnel\":{{\"type\":{},\"port\":{},\"flags\":{}}},\
+         \"active_conns\":{},\"inactive_conns\":{},\"persistent_conns\":{},\"stats\":{}}}",
+        quoted(&d.dest.addr.to_string()),
+        d.dest.port,
+        quoted(&forward_name(d.dest.forward).to_lowercase()),
+        d.dest.weight,
+        d.dest.upper_threshold,
+        d.dest.lower_threshold,
+        quoted(tunnel),
+        t.port,
+        t.flags.0,
+        d.active_conns,
+        d.inactive_conns,
+        d.persistent_conns,
+        stats_json(&d.stats)
+    )
+}
+
+/// One JSON document: the IPVS version, the connection table's size, and every service
+/// with its destinations.
+pub fn json(out: &mut impl Write, table: &Table) -> io::Result<()> {
+    let v = table.info.version;
+    write!(
+        out,
+        "{{\"version\":\"{}.{}.{}\",\"conn_tab_size\":{},\"services\":[",
+        v >> 16 & 0xff,
+        v >> 8 & 0xff,
+        v & 0xff,
+        table.info.conn_tab_size
+    )?;
+    for (i, (entry, dests)) in table.services.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        write!(out, "{comma}\n{},\"destinations\":[", service_json(entry))?;
+        let dests: Vec<String> = dests.iter().map(dest_json).collect();
+        write!(out, "{}]}}", dests.join(","))?;
+    }
+    writeln!(out, "\n]}}")
+}
