@@ -81,6 +81,18 @@
  */
 #define IPVSRS_DEFAULT_REPLY_TIMEOUT_MS 30000
 
+/**
+ * Influx line protocol with telegraf's `ipvs` input names: measurements
+ * `ipvs_virtual_server` and `ipvs_real_server`, 64-bit integer fields, one timestamp (ns).
+ */
+#define IPVSRS_METRICS_INFLUX 1
+
+/**
+ * Prometheus text exposition (version 0.0.4): `ipvs_virtual_server_*` and
+ * `ipvs_real_server_*` with HELP and TYPE, counters ending in `_total`.
+ */
+#define IPVSRS_METRICS_PROMETHEUS 2
+
 #define MINIMUM_IPVS_VERSION_MAJOR 1
 
 #define MINIMUM_IPVS_VERSION_MINOR 1
@@ -177,18 +189,6 @@
 #define IP_VS_TUNNEL_ENCAP_FLAG_CSUM (1 << 0)
 
 #define IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM (1 << 1)
-
-/**
- * Influx line protocol with telegraf's `ipvs` input names: measurements
- * `ipvs_virtual_server` and `ipvs_real_server`, 64-bit integer fields, one timestamp (ns).
- */
-#define IPVSRS_METRICS_INFLUX 1
-
-/**
- * Prometheus text exposition (version 0.0.4): `ipvs_virtual_server_*` and
- * `ipvs_real_server_*` with HELP and TYPE, counters ending in `_total`.
- */
-#define IPVSRS_METRICS_PROMETHEUS 2
 
 /**
  * A changeset: its items in order, and whether the apply was undone.

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 
 use super::handle::{ipvsrs_handle, on_handle};
 use super::iter::Snapshot;
-use super::libipvs::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::live::{self, Live};
+use super::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
 use crate::desired::{
     converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
@@ -111,13 +111,21 @@ impl Live for ipvsrs_changeset {
 }
 
 /// A string argument, or `None` for NULL.
-fn c_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
-    // SAFETY: the caller passes NULL or a NUL-terminated string that outlives the call.
+///
+/// # Safety
+/// `p` must be NULL or a NUL-terminated string that outlives `'a`.
+unsafe fn c_bytes<'a>(p: *const c_char) -> Option<&'a [u8]> {
+    // SAFETY: NULL is checked; the rest is the caller's promise.
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_bytes())
 }
 
-fn c_str_opt<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, CError> {
-    c_bytes(p)
+/// [`c_bytes`] as UTF-8 text.
+///
+/// # Safety
+/// As for [`c_bytes`].
+unsafe fn c_str_opt<'a>(p: *const c_char, what: &str) -> Result<Option<&'a str>, CError> {
+    // SAFETY: the caller's promise.
+    unsafe { c_bytes(p) }
         .map(|bytes| {
             std::str::from_utf8(bytes).map_err(|_| invalid(format!("{what} is not UTF-8")))
         })
@@ -132,13 +140,16 @@ fn invalid(message: String) -> CError {
 }
 
 /// The paths of a NULL-terminated array; none for NULL.
-fn params_files(list: *const *const c_char) -> Vec<PathBuf> {
+///
+/// # Safety
+/// `list` must be NULL or a NULL-terminated array of NUL-terminated strings.
+unsafe fn params_files(list: *const *const c_char) -> Vec<PathBuf> {
     let mut files = Vec::new();
     if list.is_null() {
         return files;
     }
     for index in 0.. {
-        // SAFETY: the caller passes a NULL-terminated array; reading stops at the NULL.
+        // SAFETY: reading stops at the NULL that ends the array.
         let Some(path) = c_bytes(unsafe { *list.add(index) }) else {
             break;
         };
@@ -148,11 +159,15 @@ fn params_files(list: *const *const c_char) -> Vec<PathBuf> {
 }
 
 /// The model and what `opts` (NULL for the defaults) asks for.
-fn read_request<'a>(
+///
+/// # Safety
+/// `model` must be NULL or a NUL-terminated string that outlives `'a`, and `opts` NULL
+/// or a valid options struct whose strings and `params_files` array are as `model`.
+unsafe fn read_request<'a>(
     model: *const c_char,
     opts: *const ipvsrs_apply_options,
 ) -> Result<(ModelSource<'a>, ConvergeOptions), CError> {
-    // SAFETY: NULL or a valid options struct.
+    // SAFETY: NULL or a valid options struct, as the caller promises.
     let opts = unsafe { opts.as_ref() };
     let flags = opts.map_or(0, |o| o.flags);
     if flags & !KNOWN_FLAGS != 0 {
@@ -163,17 +178,20 @@ fn read_request<'a>(
         )));
     }
     let model = if flags & IPVSRS_MODEL_PATH != 0 {
-        let path = c_bytes(model).ok_or_else(|| CError::null("model"))?;
+        // SAFETY: the caller's promise, for this and the strings below.
+        let path = unsafe { c_bytes(model) }.ok_or_else(|| CError::null("model"))?;
         ModelSource::File(Path::new(OsStr::from_bytes(path)))
     } else {
-        ModelSource::Text(c_str_opt(model, "model")?.ok_or_else(|| CError::null("model"))?)
+        ModelSource::Text(
+            unsafe { c_str_opt(model, "model") }?.ok_or_else(|| CError::null("model"))?,
+        )
     };
     let field = |f: fn(&ipvsrs_apply_options) -> *const c_char| opts.map_or(std::ptr::null(), f);
-    let allowed = match c_str_opt(field(|o| o.allowed_actions), "allowed_actions")? {
+    let allowed = match unsafe { c_str_opt(field(|o| o.allowed_actions), "allowed_actions") }? {
         Some(list) => Action::parse_list(list).map_err(invalid)?,
         None => Action::ALL.to_vec(),
     };
-    let scope = match c_str_opt(field(|o| o.scope), "scope")? {
+    let scope = match unsafe { c_str_opt(field(|o| o.scope), "scope") }? {
         Some(list) => ScopeRule::parse_list(list).map_err(invalid)?,
         None => Vec::new(),
     };
@@ -181,7 +199,7 @@ fn read_request<'a>(
         params: ParamSources {
             network: flags & IPVSRS_PARAMS_NETWORK != 0,
             env: flags & IPVSRS_PARAMS_ENV != 0,
-            files: params_files(opts.map_or(std::ptr::null(), |o| o.params_files)),
+            files: unsafe { params_files(opts.map_or(std::ptr::null(), |o| o.params_files)) },
             documents: Vec::new(),
         },
         diff: DiffOptions {
@@ -211,13 +229,12 @@ fn kind(change: &Change) -> c_int {
 /// The C form of `change`. Its service and destination come from the change itself, so a
 /// destination of a new service reports that service's settings.
 fn item(change: &Change, result: c_int, description: &CStr) -> ipvsrs_change {
-    // SAFETY: the all-zero value of these plain C structs is a valid one.
     let mut item = ipvsrs_change {
         kind: kind(change),
-        service: unsafe { std::mem::zeroed() },
-        dest: unsafe { std::mem::zeroed() },
-        timeout: unsafe { std::mem::zeroed() },
-        daemon: unsafe { std::mem::zeroed() },
+        service: Default::default(),
+        dest: Default::default(),
+        timeout: Default::default(),
+        daemon: Default::default(),
         description: description.as_ptr(),
         result,
     };
@@ -279,13 +296,17 @@ impl From<CError> for Failure {
 
 /// Runs `desired::converge` on `h` (the libipvs connection when NULL); the changeset of
 /// what was done, or planned in a dry run.
-fn run(
+///
+/// # Safety
+/// `model` and `opts` as for [`read_request`].
+unsafe fn run(
     h: *mut ipvsrs_handle,
     model: *const c_char,
     opts: *const ipvsrs_apply_options,
     dry_run: bool,
 ) -> Result<ipvsrs_changeset, Failure> {
-    let (model, mut options) = read_request(model, opts)?;
+    // SAFETY: the caller's promise.
+    let (model, mut options) = unsafe { read_request(model, opts) }?;
     options.dry_run |= dry_run;
     match on_handle(h, |handle| Ok(converge(handle, model, &options)))? {
         Ok(Converged::Planned(changes)) => {
@@ -337,7 +358,8 @@ pub extern "C" fn ipvs_apply_yaml(
         if let Some(slot) = out.as_deref_mut() {
             *slot = std::ptr::null_mut();
         }
-        let (changeset, error) = match run(h, model, opts, false) {
+        // SAFETY: the header's contract: NULL or a valid model string and options.
+        let (changeset, error) = match unsafe { run(h, model, opts, false) } {
             Ok(changeset) => (Some(changeset), None),
             Err(Failure { error, changeset }) => (changeset, Some(error)),
         };
@@ -367,7 +389,8 @@ pub extern "C" fn ipvsrs_diff_yaml(
     opts: *const ipvsrs_apply_options,
 ) -> *mut ipvsrs_changeset {
     boundary(std::ptr::null_mut(), || {
-        let changeset = run(h, model, opts, true).map_err(|failure| failure.error);
+        // SAFETY: the header's contract: NULL or a valid model string and options.
+        let changeset = unsafe { run(h, model, opts, true) }.map_err(|failure| failure.error);
         pointer(changeset.map(live::give))
     })
 }

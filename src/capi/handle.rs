@@ -7,10 +7,10 @@ use std::os::fd::BorrowedFd;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::libipvs::types::{
+use super::live::{self, Live};
+use super::types::{
     ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
 };
-use super::live::{self, Live};
 use super::{arg, arg_mut, boundary, or_fail, pointer, status, CError};
 use crate::client::Handle;
 use crate::model::DaemonRole;
@@ -370,13 +370,12 @@ pub extern "C" fn ipvsrs_get_daemons(
             // SAFETY: NULL or a valid, writable count.
             let count = unsafe { arg_mut(count, "count") }?;
             let daemons = handle.daemons()?;
-            // SAFETY: the caller provides room for two structs; zeroed is a valid value.
-            let slots = unsafe {
-                std::ptr::write_bytes(out, 0, 2);
-                std::slice::from_raw_parts_mut(out, 2)
-            };
-            for (slot, d) in slots.iter_mut().zip(&daemons) {
-                *slot = ipvs_daemon_t::from(d);
+            for slot in 0..2 {
+                let value = daemons
+                    .get(slot)
+                    .map_or_else(Default::default, ipvs_daemon_t::from);
+                // SAFETY: the caller provides room for two structs, maybe uninitialised.
+                unsafe { out.add(slot).write(value) };
             }
             *count = daemons.len().min(2);
             Ok(())

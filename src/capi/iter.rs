@@ -3,10 +3,10 @@
 //! the entries stay valid, whatever the kernel does, until the iterator is freed.
 
 use super::handle::{ipvsrs_handle, lock};
-use super::libipvs::types::{
+use super::live::{self, Live};
+use super::types::{
     ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t,
 };
-use super::live::{self, Live};
 use super::{arg, boundary, or_fail, pointer};
 
 /// Entries handed to C one at a time; each stays where it is until the snapshot is freed.

@@ -1,6 +1,8 @@
-//! The C ABI: a thin skin over [`crate::client`]. `libipvs` is the libipvs 1.31 surface
-//! (process-wide default handle, 0/-1 and errno); `handle` and `iter` are the native API;
-//! `desired` applies YAML models; `metrics` renders a scrape for monitoring.
+//! The C ABI: a thin skin over [`crate::client`]. `types` holds the C structs and
+//! constants both surfaces share, and their conversions to and from the model; `libipvs`
+//! is the libipvs 1.31 surface (process-wide default handle, 0/-1 and errno); `handle`
+//! and `iter` are the native API; `desired` applies YAML models; `metrics` renders a
+//! scrape for monitoring.
 //!
 //! Every exported function runs its body inside [`boundary`], so a panic becomes an error
 //! return instead of unwinding into C, and checks every pointer it is given.
@@ -16,6 +18,7 @@ pub mod libipvs;
 mod live;
 pub mod metrics;
 mod process_lock;
+pub mod types;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
@@ -39,8 +42,8 @@ impl From<Error> for CError {
     }
 }
 
-impl From<libipvs::types::Unrepresentable> for CError {
-    fn from(e: libipvs::types::Unrepresentable) -> CError {
+impl From<types::Unrepresentable> for CError {
+    fn from(e: types::Unrepresentable) -> CError {
         CError {
             errno: e.errno,
             message: e.detail,

@@ -23,8 +23,6 @@ const RECV_BUFFER: usize = 64 * 1024;
 const SOCKET_RCVBUF: libc::c_int = 4 * 1024 * 1024;
 /// Requests a batch sends at once, in bytes: their answers fit the receive buffer above.
 const MAX_BATCH_BYTES: usize = 32 * 1024;
-const NETLINK_CAP_ACK: libc::c_int = 10;
-const NETLINK_EXT_ACK: libc::c_int = 11;
 /// IPVS's getsockopt for `struct ip_vs_getinfo`, whose last field is the namespace's
 /// number of services (netlink's GET_INFO has no such attribute).
 const IP_VS_SO_GET_INFO: libc::c_int = 64 + 1024 + 64 + 1;
@@ -75,12 +73,14 @@ impl Socket {
         .map_err(|e| Error::io("opening a generic netlink socket", e))?;
         let fd = sock.as_raw_fd();
         // Best effort: the larger buffer needs CAP_NET_ADMIN, which IPVS needs anyway; the
-        // ACK options only make replies smaller and errors more precise.
+        // ACK options only make replies smaller and errors more precise. neli sets
+        // SO_RCVBUF, which the system's rmem_max caps, and extended ACKs; SO_RCVBUFFORCE
+        // and NETLINK_CAP_ACK it does not offer.
         if setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, SOCKET_RCVBUF).is_err() {
-            let _ = setsockopt_int(fd, libc::SOL_SOCKET, libc::SO_RCVBUF, SOCKET_RCVBUF);
+            let _ = sock.set_recv_buffer_size(SOCKET_RCVBUF as usize);
         }
-        let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_CAP_ACK, 1);
-        let _ = setsockopt_int(fd, libc::SOL_NETLINK, NETLINK_EXT_ACK, 1);
+        let _ = setsockopt_int(fd, libc::SOL_NETLINK, libc::NETLINK_CAP_ACK, 1);
+        let _ = sock.enable_ext_ack(true);
         let mut socket = Socket {
             sock,
             timeout: None,
@@ -108,7 +108,8 @@ impl Socket {
             tv_sec: wait.as_secs().min(libc::time_t::MAX as u64) as libc::time_t,
             tv_usec: micros as libc::suseconds_t,
         };
-        // SAFETY: value outlives the call and the length matches its type.
+        // neli has no receive timeout. SAFETY: value outlives the call and the length
+        // matches its type.
         let rc = unsafe {
             libc::setsockopt(
                 self.sock.as_raw_fd(),
@@ -130,14 +131,10 @@ impl Socket {
     /// its minimum). A smaller one than the 4 MiB the socket starts with can drop the
     /// answers of a batch, which [`Handle::execute`](super::Handle::execute) then recovers.
     pub fn set_receive_buffer(&mut self, bytes: usize) -> Result<()> {
-        let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
-        setsockopt_int(
-            self.sock.as_raw_fd(),
-            libc::SOL_SOCKET,
-            libc::SO_RCVBUF,
-            bytes,
-        )
-        .map_err(|e| Error::io("setting the netlink socket's receive buffer", e))
+        let bytes = bytes.min(libc::c_int::MAX as usize);
+        (self.sock)
+            .set_recv_buffer_size(bytes)
+            .map_err(|e| Error::io("setting the netlink socket's receive buffer", e))
     }
 
     /// Whether a receive timed out: the rest of that answer may still arrive (and a dump

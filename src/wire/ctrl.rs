@@ -2,11 +2,11 @@
 
 use super::netlink::{AttrTable, DecodeError, MessageWriter, NLM_F_ACK, NLM_F_REQUEST};
 
-pub const GENL_ID_CTRL: u16 = 0x10;
-const CTRL_CMD_GETFAMILY: u8 = 3;
-const CTRL_ATTR_FAMILY_ID: u16 = 1;
-const CTRL_ATTR_FAMILY_NAME: u16 = 2;
-const CTRL_ATTR_VERSION: u16 = 3;
+pub const GENL_ID_CTRL: u16 = libc::GENL_ID_CTRL as u16;
+const CTRL_CMD_GETFAMILY: u8 = libc::CTRL_CMD_GETFAMILY as u8;
+const CTRL_ATTR_FAMILY_ID: u16 = libc::CTRL_ATTR_FAMILY_ID as u16;
+const CTRL_ATTR_FAMILY_NAME: u16 = libc::CTRL_ATTR_FAMILY_NAME as u16;
+const CTRL_ATTR_VERSION: u16 = libc::CTRL_ATTR_VERSION as u16;
 const CTRL_VERSION: u8 = 2;
 
 /// Appends a `CTRL_CMD_GETFAMILY` request for `name`.

@@ -5,22 +5,24 @@
 
 use std::fmt;
 
-pub const NLMSG_HDRLEN: usize = 16;
+// libc's values, in the widths of the wire's fields. libc has no header lengths (C has
+// them as macros) and no NLMSGERR_ATTR_MSG.
+pub const NLMSG_HDRLEN: usize = std::mem::size_of::<libc::nlmsghdr>();
 pub const GENL_HDRLEN: usize = 4;
-const NLA_HDRLEN: usize = 4;
-const NLA_F_NESTED: u16 = 0x8000;
-const NLA_TYPE_MASK: u16 = 0x3fff;
+const NLA_HDRLEN: usize = std::mem::size_of::<libc::nlattr>();
+const NLA_F_NESTED: u16 = libc::NLA_F_NESTED as u16;
+const NLA_TYPE_MASK: u16 = libc::NLA_TYPE_MASK as u16;
 
-pub const NLMSG_ERROR: u16 = 2;
-pub const NLMSG_DONE: u16 = 3;
-pub const NLM_F_REQUEST: u16 = 0x01;
-pub const NLM_F_MULTI: u16 = 0x02;
-pub const NLM_F_ACK: u16 = 0x04;
-pub const NLM_F_DUMP: u16 = 0x300;
+pub const NLMSG_ERROR: u16 = libc::NLMSG_ERROR as u16;
+pub const NLMSG_DONE: u16 = libc::NLMSG_DONE as u16;
+pub const NLM_F_REQUEST: u16 = libc::NLM_F_REQUEST as u16;
+pub const NLM_F_MULTI: u16 = libc::NLM_F_MULTI as u16;
+pub const NLM_F_ACK: u16 = libc::NLM_F_ACK as u16;
+pub const NLM_F_DUMP: u16 = libc::NLM_F_DUMP as u16;
 /// On an error message: only the header of the failed request is echoed.
-const NLM_F_CAPPED: u16 = 0x100;
+const NLM_F_CAPPED: u16 = libc::NLM_F_CAPPED as u16;
 /// On an error message: extended-ACK attributes follow.
-const NLM_F_ACK_TLVS: u16 = 0x200;
+const NLM_F_ACK_TLVS: u16 = libc::NLM_F_ACK_TLVS as u16;
 const NLMSGERR_ATTR_MSG: u16 = 1;
 
 fn align4(n: usize) -> usize {

@@ -6,8 +6,8 @@
 use std::cmp::Ordering;
 use std::ffi::c_int;
 
-use super::types::{ipvs_dest_entry_t, ipvs_service_entry_t, nf_inet_addr};
 use crate::capi::boundary;
+use crate::capi::types::{ipvs_dest_entry_t, ipvs_service_entry_t, nf_inet_addr};
 
 fn addr_bytes(a: &nf_inet_addr) -> [u32; 4] {
     // SAFETY: every member covers the same 16 plain bytes; compare them in network order.
@@ -19,8 +19,11 @@ fn to_c(o: Ordering) -> c_int {
 }
 
 /// Orders NULL first, then by `key`.
-fn compare<T, K: Ord>(a: *const T, b: *const T, key: impl Fn(&T) -> K) -> c_int {
-    // SAFETY: the caller passes NULL or valid entries.
+///
+/// # Safety
+/// `a` and `b` must each be NULL or point to a valid entry.
+unsafe fn compare<T, K: Ord>(a: *const T, b: *const T, key: impl Fn(&T) -> K) -> c_int {
+    // SAFETY: NULL or valid, as the caller promises.
     let (a, b) = unsafe { (a.as_ref(), b.as_ref()) };
     to_c(a.map(&key).cmp(&b.map(&key)))
 }
@@ -31,7 +34,8 @@ pub extern "C" fn ipvs_cmp_services(
     s1: *mut ipvs_service_entry_t,
     s2: *mut ipvs_service_entry_t,
 ) -> c_int {
-    boundary(0, || {
+    // SAFETY: C passes NULL or entries from ipvs_get_services (or its own).
+    boundary(0, || unsafe {
         compare(s1, s2, |s| {
             (
                 s.fwmark,
@@ -47,7 +51,8 @@ pub extern "C" fn ipvs_cmp_services(
 /// Compares two destination entries: family, address, port. NULL sorts first.
 #[no_mangle]
 pub extern "C" fn ipvs_cmp_dests(d1: *mut ipvs_dest_entry_t, d2: *mut ipvs_dest_entry_t) -> c_int {
-    boundary(0, || {
+    // SAFETY: C passes NULL or entries from ipvs_get_dests (or its own).
+    boundary(0, || unsafe {
         compare(d1, d2, |d| {
             (d.af, addr_bytes(&d.addr), u16::from_be(d.port))
         })

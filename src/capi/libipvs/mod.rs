@@ -5,17 +5,16 @@
 mod compare;
 pub(crate) mod default_handle;
 pub mod strerror;
-pub mod types;
 
 use std::ffi::{c_char, c_int, c_uint};
 
 use super::handle::DestOp;
+use super::types::*;
 use super::{
     arg, boundary, entries_of, fail, malloc_block, pointer, room_in_block, status, CError,
 };
 use crate::client::Handle;
 use strerror::{record, Func};
-use types::*;
 
 pub use compare::{ipvs_cmp_dests, ipvs_cmp_services};
 
@@ -278,26 +277,13 @@ pub extern "C" fn ipvs_get_daemon() -> *mut ipvs_daemon_t {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetDaemon);
         pointer(default_handle::with_default(|h| {
-            let mut pair = [ipvs_daemon_zeroed(), ipvs_daemon_zeroed()];
+            let mut pair = [ipvs_daemon_t::default(); 2];
             for (slot, d) in pair.iter_mut().zip(&h.daemons()?) {
                 *slot = ipvs_daemon_t::from(d);
             }
             Ok(malloc_block(pair, std::iter::empty::<u8>())? as *mut ipvs_daemon_t)
         }))
     })
-}
-
-fn ipvs_daemon_zeroed() -> ipvs_daemon_t {
-    ipvs_daemon_t {
-        state: 0,
-        mcast_ifn: [0; IP_VS_IFNAME_MAXLEN],
-        syncid: 0,
-        sync_maxlen: 0,
-        mcast_port: 0,
-        mcast_ttl: 0,
-        mcast_af: 0,
-        mcast_group: nf_inet_addr::zeroed(),
-    }
 }
 
 /// Closes the connection to IPVS; the next call opens a new one. Thread-safe.

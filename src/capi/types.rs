@@ -1,5 +1,6 @@
-//! libipvs 1.31's C types and constants (`libipvs.h` and its `ip_vs.h`), with the x86_64
-//! layouts asserted at compile time, and their conversions to and from [`crate::model`].
+//! libipvs 1.31's C types and constants (`libipvs.h` and its `ip_vs.h`), which the
+//! libipvs surface and the native API both use, with the x86_64 layouts asserted at
+//! compile time, and their conversions to and from [`crate::model`].
 
 #![allow(non_camel_case_types, non_upper_case_globals)]
 
@@ -136,7 +137,7 @@ pub struct ip_vs_getinfo {
 
 /// A virtual service as written (`ipvs_service_t`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ip_vs_service_user {
     /// `IPPROTO_TCP`, `IPPROTO_UDP` or `IPPROTO_SCTP`; unused for fwmark services.
     pub protocol: u16,
@@ -161,7 +162,7 @@ pub struct ip_vs_service_user {
 
 /// A destination (real server) as written (`ipvs_dest_t`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ip_vs_dest_user {
     /// Internal to libipvs's sockopt path; ignored.
     pub __addr_v4: u32,
@@ -185,7 +186,7 @@ pub struct ip_vs_dest_user {
 
 /// A service as the kernel reports it (`ipvs_service_entry_t`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ip_vs_service_entry {
     /// 0 for fwmark services.
     pub protocol: u16,
@@ -209,7 +210,7 @@ pub struct ip_vs_service_entry {
 
 /// A destination as the kernel reports it (`ipvs_dest_entry_t`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ip_vs_dest_entry {
     pub __addr_v4: u32,
     pub port: u16,
@@ -262,7 +263,7 @@ pub struct ip_vs_timeout_user {
 
 /// A connection-sync daemon (`ipvs_daemon_t`).
 #[repr(C)]
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 pub struct ip_vs_daemon_user {
     /// `IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`; 0 in an unused slot.
     pub state: c_int,
@@ -363,11 +364,14 @@ fn family(af: u16) -> Result<Family, Unrepresentable> {
     })
 }
 
-impl nf_inet_addr {
-    pub fn zeroed() -> nf_inet_addr {
+/// The zero address, as every zeroed C struct holds it.
+impl Default for nf_inet_addr {
+    fn default() -> nf_inet_addr {
         nf_inet_addr { all: [0; 4] }
     }
+}
 
+impl nf_inet_addr {
     pub fn to_ip(&self, family: Family) -> IpAddr {
         // SAFETY: every member is plain bytes covering the same 16 bytes.
         let bytes: [u8; 16] = unsafe { std::mem::transmute(self.all) };
@@ -585,7 +589,7 @@ fn key_fields(key: &ServiceKey) -> KeyFields {
             port: 0,
             fwmark: mark,
             af: family.number(),
-            addr: nf_inet_addr::zeroed(),
+            addr: nf_inet_addr::default(),
         },
     }
 }
@@ -736,7 +740,7 @@ impl From<&Daemon> for ip_vs_daemon_user {
             mcast_af: d.mcast_group.map_or(0, |g| Family::of(&g).number()),
             mcast_group: d
                 .mcast_group
-                .map_or(nf_inet_addr::zeroed(), nf_inet_addr::from_ip),
+                .map_or_else(nf_inet_addr::default, nf_inet_addr::from_ip),
         };
         string_to_c_buf(&d.ifname, &mut out.mcast_ifn);
         out
