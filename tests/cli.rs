@@ -161,3 +161,37 @@ fn help_lists_the_commands_and_exit_codes() {
         format!("ipvsrs {}\n", env!("CARGO_PKG_VERSION"))
     );
 }
+
+#[test]
+fn a_misspelt_option_or_command_gets_a_suggestion() {
+    for (args, suggestion) in [
+        (&["apply", "--dryrun"][..], "'--dry-run'"),
+        (&["aply"], "'apply'"),
+        (&["list", "--stat"], "'--stats'"),
+    ] {
+        let out = ipvsrs(args, "");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("ipvsrs: ") && l.contains(suggestion)),
+            "{args:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn help_of_a_command_names_its_options() {
+    for args in [&["help", "list"][..], &["list", "--help"]] {
+        let out = ipvsrs(args, "");
+        assert_eq!(out.status.code(), Some(0), "{args:?}");
+        let help = text(&out.stdout);
+        for option in ["--stats", "--rate", "--json", "--netns"] {
+            assert!(
+                help.contains(option),
+                "{args:?}: {option} missing from {help}"
+            );
+        }
+    }
+}
