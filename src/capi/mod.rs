@@ -22,9 +22,10 @@ pub mod types;
 
 use std::cell::RefCell;
 use std::ffi::{c_char, c_int, CString};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::client::Error;
+use crate::client::{Error, ServiceForm, ServiceList};
 
 /// An error on its way to C: the errno to set and a message naming what failed.
 #[derive(Debug)]
@@ -141,30 +142,126 @@ pub(crate) unsafe fn arg_mut<'a, T>(p: *mut T, what: &str) -> Result<&'a mut T, 
 }
 
 /// Copies `items` into one `malloc` block after a header, so C frees it all with `free()`.
-pub(crate) fn malloc_block<H, E>(
+pub(crate) fn malloc_block<H, E: Copy>(
     header: H,
     items: impl ExactSizeIterator<Item = E>,
 ) -> Result<*mut H, CError> {
-    let entries_at = entries_at::<H, E>();
-    let size = entries_at + items.len().max(1) * std::mem::size_of::<E>();
-    // SAFETY: calloc returns NULL or a zeroed block of `size` bytes aligned for any type.
-    let block = unsafe { libc::calloc(1, size) } as *mut u8;
-    if block.is_null() {
-        return Err(CError {
-            errno: libc::ENOMEM,
-            message: format!("allocating {size} bytes"),
-        });
+    let mut block = MallocBlock::with_room(items.len());
+    for item in items {
+        block.push(item);
     }
-    // SAFETY: the block holds the header at 0 and the entries from `entries_at` on, each
-    // properly aligned (malloc alignment covers H and E).
-    unsafe {
-        (block as *mut H).write(header);
-        let entries = block.add(entries_at) as *mut E;
-        for (i, item) in items.enumerate() {
-            entries.add(i).write(item);
+    block.finish(header)
+}
+
+/// A `malloc_block` filled as its entries come, growing by `realloc` (as libipvs's lists
+/// do), so a listing writes each entry once, where C reads it.
+pub(crate) struct MallocBlock<H, E: Copy> {
+    block: *mut u8,
+    len: usize,
+    room: usize,
+    /// The size that could not be allocated, after which nothing more is kept.
+    failed: Option<usize>,
+    kinds: PhantomData<(H, E)>,
+}
+
+impl<H, E: Copy> MallocBlock<H, E> {
+    pub(crate) fn with_room(room: usize) -> MallocBlock<H, E> {
+        let mut block = MallocBlock {
+            block: std::ptr::null_mut(),
+            len: 0,
+            room: 0,
+            failed: None,
+            kinds: PhantomData,
+        };
+        block.grow_to(room.max(1));
+        block
+    }
+
+    fn bytes_for(room: usize) -> usize {
+        entries_at::<H, E>() + room * std::mem::size_of::<E>()
+    }
+
+    fn grow_to(&mut self, room: usize) {
+        let size = Self::bytes_for(room);
+        // SAFETY: `block` is NULL or this block's own from malloc; realloc keeps its bytes.
+        let grown = unsafe { libc::realloc(self.block.cast(), size) } as *mut u8;
+        if grown.is_null() {
+            self.failed = Some(size);
+        } else {
+            self.block = grown;
+            self.room = room;
         }
     }
-    Ok(block as *mut H)
+
+    pub(crate) fn push(&mut self, entry: E) {
+        if self.len == self.room && self.failed.is_none() {
+            self.grow_to(self.room * 2);
+        }
+        if self.failed.is_some() {
+            return;
+        }
+        // SAFETY: slot `len` lies inside the block (len < room); malloc's alignment and
+        // `entries_at` align it for E.
+        unsafe { self.entry_at(self.len).write(entry) };
+        self.len += 1;
+    }
+
+    /// # Safety
+    /// `index` is below `room`.
+    unsafe fn entry_at(&self, index: usize) -> *mut E {
+        // SAFETY: inside the block, by the caller's guarantee.
+        unsafe { (self.block.add(entries_at::<H, E>()) as *mut E).add(index) }
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    /// The block with `header` at its start, its other bytes past the entries zero.
+    pub(crate) fn finish(self, header: H) -> Result<*mut H, CError> {
+        if let Some(size) = self.failed {
+            return Err(CError {
+                errno: libc::ENOMEM,
+                message: format!("allocating {size} bytes"),
+            });
+        }
+        let end = Self::bytes_for(self.len);
+        // SAFETY: a live block of at least `end` bytes; the sorts read up to its usable
+        // size, so the bytes after the entries are zeroed, as is the header's padding.
+        unsafe {
+            let usable = libc::malloc_usable_size(self.block.cast());
+            std::ptr::write_bytes(self.block.add(end), 0, usable.saturating_sub(end));
+            std::ptr::write_bytes(self.block, 0, entries_at::<H, E>());
+            (self.block as *mut H).write(header);
+        }
+        let block = self.block as *mut H;
+        std::mem::forget(self);
+        Ok(block)
+    }
+}
+
+impl<H, E: Copy> Drop for MallocBlock<H, E> {
+    fn drop(&mut self) {
+        // SAFETY: NULL or this block's own from malloc; its entries are Copy (no drop).
+        unsafe { libc::free(self.block.cast()) };
+    }
+}
+
+/// A listing straight into the block `ipvs_get_services` returns.
+impl<H, E: Copy + ServiceForm> ServiceList for MallocBlock<H, E> {
+    type Entry = E;
+    fn with_room(room: usize) -> Self {
+        MallocBlock::with_room(room)
+    }
+    fn push(&mut self, entry: E) {
+        MallocBlock::push(self, entry);
+    }
+    fn into_vec(self) -> Vec<E> {
+        // SAFETY: the first `len` slots hold entries.
+        (0..self.len)
+            .map(|i| unsafe { self.entry_at(i).read() })
+            .collect()
+    }
 }
 
 /// Where the entries of a `malloc_block` start.
@@ -209,4 +306,39 @@ pub extern "C" fn ipvsrs_last_error() -> *const c_char {
     boundary(c"".as_ptr(), || {
         LAST_ERROR.with(|slot| slot.borrow().as_ptr())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[repr(C)]
+    struct Header {
+        count: u32,
+    }
+
+    #[test]
+    fn a_block_grows_keeps_its_entries_and_zeroes_the_rest() {
+        // Room for 3 at first: the block is reallocated several times.
+        let mut block = MallocBlock::<Header, [u64; 3]>::with_room(3);
+        for i in 0..1000u64 {
+            block.push([i, i * 2, u64::MAX - i]);
+        }
+        assert_eq!(block.len(), 1000);
+        let p = block.finish(Header { count: 1000 }).unwrap();
+        // SAFETY: a finished block: the header, 1000 entries, then zeroes to its end.
+        unsafe {
+            assert_eq!((*p).count, 1000);
+            let entries = entries_of::<Header, [u64; 3]>(p);
+            for i in 0..1000u64 {
+                assert_eq!(*entries.add(i as usize), [i, i * 2, u64::MAX - i]);
+            }
+            let room = room_in_block::<Header, [u64; 3]>(p);
+            assert!(room >= 1000);
+            for i in 1000..room {
+                assert_eq!(*entries.add(i), [0; 3], "slot {i} of {room}");
+            }
+            libc::free(p.cast());
+        }
+    }
 }

@@ -40,6 +40,38 @@ pub trait ServiceForm: for<'a> From<ServiceEntryRef<'a>> {}
 
 impl<E: for<'a> From<ServiceEntryRef<'a>>> ServiceForm for E {}
 
+/// What a listing fills as it decodes: a `Vec`, or a block C frees, so that a quiet
+/// table's entries are written once, where they are returned.
+pub trait ServiceList: Sized {
+    type Entry: ServiceForm;
+    fn with_room(room: usize) -> Self;
+    fn push(&mut self, entry: Self::Entry);
+    fn into_vec(self) -> Vec<Self::Entry>;
+    fn from_vec(entries: Vec<Self::Entry>) -> Self {
+        let mut list = Self::with_room(entries.len());
+        for entry in entries {
+            list.push(entry);
+        }
+        list
+    }
+}
+
+impl<E: ServiceForm> ServiceList for Vec<E> {
+    type Entry = E;
+    fn with_room(room: usize) -> Vec<E> {
+        Vec::with_capacity(room)
+    }
+    fn push(&mut self, entry: E) {
+        Vec::push(self, entry);
+    }
+    fn into_vec(self) -> Vec<E> {
+        self
+    }
+    fn from_vec(entries: Vec<E>) -> Vec<E> {
+        entries
+    }
+}
+
 impl Handle {
     /// Every service of the namespace, each once, in the kernel's order (any that a dump
     /// skipped last). Exact for IPv4 services whatever changes meanwhile: every one that
@@ -55,9 +87,14 @@ impl Handle {
     /// [`Handle::services`], each kept in the form `E` as it is decoded, so a form that
     /// copies the names into arrays of its own (the C entries) allocates none.
     pub fn services_as<E: ServiceForm>(&mut self) -> Result<Vec<E>> {
+        self.services_into()
+    }
+
+    /// [`Handle::services`] into the list `L`.
+    pub fn services_into<L: ServiceList>(&mut self) -> Result<L> {
         // Room for the IPv4 services at least: growing the list would copy it.
         let expected = self.socket.service_count().unwrap_or(0);
-        let (dump, datagrams) = self.dump_services(expected)?;
+        let (dump, datagrams) = self.dump_services::<L>(expected)?;
         if datagrams == 1 {
             return Ok(dump.entries);
         }
@@ -67,7 +104,7 @@ impl Handle {
         if ipv4.as_ref() == Some(&dump.keys) {
             return Ok(dump.entries);
         }
-        let mut listing = Listing::of(dump);
+        let mut listing = Listing::of(dump.keys, dump.entries.into_vec());
         if let Some(ipv4) = &ipv4 {
             self.complete_ipv4(&mut listing, ipv4)?;
         }
@@ -75,7 +112,7 @@ impl Handle {
         if listing.keys.iter().any(by_dumps) {
             self.complete_by_dumps(&mut listing, by_dumps)?;
         }
-        Ok(listing.entries)
+        Ok(L::from_vec(listing.entries))
     }
 
     /// How many IPv4 services the namespace has, asked through IPVS's sockopt interface
@@ -141,7 +178,7 @@ impl Handle {
         let mut quiet = 0;
         for _ in 0..MAX_REPEATS {
             let before = listing.len();
-            let dump: Dump<E> = self.dump_services(listing.len())?.0;
+            let dump: Dump<Vec<E>> = self.dump_services(listing.len())?.0;
             for (key, entry) in dump.keys.into_iter().zip(dump.entries) {
                 if by_dumps(&key) {
                     listing.add(key, entry);
@@ -161,10 +198,10 @@ impl Handle {
 
     /// One dump of the services, with any repeats, and how many datagrams it took (one:
     /// no repeat); room made for `expected` of them.
-    fn dump_services<E: ServiceForm>(&mut self, expected: usize) -> Result<(Dump<E>, usize)> {
+    fn dump_services<L: ServiceList>(&mut self, expected: usize) -> Result<(Dump<L>, usize)> {
         let mut dump = Dump {
             keys: Vec::with_capacity(expected),
-            entries: Vec::with_capacity(expected),
+            entries: L::with_room(expected),
         };
         let datagrams = self.dump(Request::DumpServices, |_, attrs| {
             let nest = ipvs::top_level_nest(attrs, cmd_attr::SERVICE)?;
@@ -178,9 +215,9 @@ impl Handle {
 }
 
 /// The services of one dump and their keys, in the same order, repeats and all.
-struct Dump<E> {
+struct Dump<L> {
     keys: Vec<ServiceKey>,
-    entries: Vec<E>,
+    entries: L,
 }
 
 /// Services, each once, in the order added, with their keys.
@@ -199,20 +236,19 @@ impl<E> Listing<E> {
         }
     }
 
-    /// From one dump, its repeats dropped.
-    fn of(dump: Dump<E>) -> Listing<E> {
-        let mut index = HashMap::with_capacity_and_hasher(dump.keys.len(), Default::default());
-        let unique =
-            (dump.keys.iter().enumerate()).all(|(at, key)| index.insert(*key, at).is_none());
+    /// From one dump's keys and entries, its repeats dropped.
+    fn of(keys: Vec<ServiceKey>, entries: Vec<E>) -> Listing<E> {
+        let mut index = HashMap::with_capacity_and_hasher(keys.len(), Default::default());
+        let unique = (keys.iter().enumerate()).all(|(at, key)| index.insert(*key, at).is_none());
         if unique {
             return Listing {
-                keys: dump.keys,
-                entries: dump.entries,
+                keys,
+                entries,
                 index,
             };
         }
         let mut listing = Listing::new();
-        for (key, entry) in dump.keys.into_iter().zip(dump.entries) {
+        for (key, entry) in keys.into_iter().zip(entries) {
             listing.add(key, entry);
         }
         listing

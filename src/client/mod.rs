@@ -12,7 +12,7 @@ use std::path::Path;
 use std::time::Duration;
 
 pub use error::{errno_text, Error, Result};
-pub use listing::ServiceForm;
+pub use listing::{ServiceForm, ServiceList};
 
 use crate::model::{
     Daemon, DaemonRole, DestEntry, DestKey, Destination, Info, Service, ServiceEntry, ServiceKey,

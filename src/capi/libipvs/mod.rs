@@ -12,6 +12,7 @@ use super::handle::DestOp;
 use super::types::*;
 use super::{
     arg, boundary, entries_of, fail, malloc_block, pointer, room_in_block, status, CError,
+    MallocBlock,
 };
 use crate::client::Handle;
 use strerror::{record, Func};
@@ -206,12 +207,13 @@ pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvs_daemon_t) -> c_int {
 pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
     boundary(std::ptr::null_mut(), || {
         pointer(default_handle::with_default(|h| {
-            let services = h.services_as::<ip_vs_service_entry>()?;
+            let services: MallocBlock<ip_vs_get_services, ip_vs_service_entry> =
+                h.services_into()?;
             let header = ip_vs_get_services {
                 num_services: services.len() as c_uint,
                 entrytable: [],
             };
-            malloc_block(header, services.into_iter())
+            services.finish(header)
         }))
     })
 }
