@@ -4,7 +4,7 @@
 //! and `iter` are the native API; `desired` applies YAML models; `metrics` renders a
 //! scrape for monitoring.
 //!
-//! Every exported function runs its body inside [`boundary`], so a panic becomes an error
+//! Every exported function runs its body inside `boundary`, so a panic becomes an error
 //! return instead of unwinding into C, and checks every pointer it is given.
 
 // The exported functions take raw pointers from C and check them (NULL included); their

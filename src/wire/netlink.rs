@@ -310,7 +310,7 @@ pub struct AttrTable<'a> {
 }
 
 impl<'a> AttrTable<'a> {
-    /// The attributes of `buf` whose type is at most `max` (below [`TABLE_SLOTS`]).
+    /// The attributes of `buf` whose type is at most `max` (below `TABLE_SLOTS`).
     pub fn parse(buf: &'a [u8], max: u16) -> AttrTable<'a> {
         assert!(
             usize::from(max) < TABLE_SLOTS,

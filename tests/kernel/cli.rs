@@ -2,11 +2,12 @@
 //! `--netns NAME`: apply (its summary, its lines with -v), diff (text, ipvsctl's YAML, a
 //! summary), get, list (ipvsadm's views and JSON), metrics, weight, allowed actions.
 
-use std::io::Write;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::support::{
-    assert_saved, netns_with_sync_interface, settled, Netns, IPVSADM_TABLE, SYNC_IFNAME,
+    assert_saved, netns_with_sync_interface, output_with_input, settled, Netns, IPVSADM_TABLE,
+    SYNC_IFNAME,
 };
 
 /// Two services: one in NAT with thresholds, one direct-routing.
@@ -360,22 +361,8 @@ fn list_prints_what_ipvsadm_prints() {
 
 /// Reads a JSON document with Python's parser and prints `script`'s lines for it.
 fn with_python_json(json: &str, script: &str) -> String {
-    let mut child = std::process::Command::new("python3")
-        .args([
-            "-c",
-            &format!("import json, sys\nd = json.load(sys.stdin)\n{script}"),
-        ])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(json.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let python = format!("import json, sys\nd = json.load(sys.stdin)\n{script}");
+    let out = output_with_input(Command::new("python3").args(["-c", &python]), json);
     assert!(out.status.success(), "python3 could not read {json}");
     String::from_utf8(out.stdout).unwrap()
 }
@@ -432,16 +419,10 @@ fn metrics_in_prometheus_pass_promtool_and_in_influx_name_every_server() {
         ns.ipvsrs_exits(&["metrics", "--format", "prometheus"], 0),
         "prometheus is the default"
     );
-    let mut promtool = std::process::Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = promtool.stdin.take().unwrap();
-    stdin.write_all(prometheus.as_bytes()).unwrap();
-    drop(stdin);
-    let checked = promtool.wait_with_output().unwrap();
+    let checked = output_with_input(
+        Command::new("promtool").args(["check", "metrics"]),
+        &prometheus,
+    );
     let complaints = String::from_utf8_lossy(&checked.stderr);
     assert!(checked.status.success(), "promtool: {complaints}");
     assert_eq!(complaints, "", "promtool");

@@ -2,9 +2,6 @@
 //! every attribute ipvsadm can print: ipvsadm shows what we wrote, and we read what
 //! ipvsadm wrote.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use ipvsrs::model::{
     Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey, TunnelFlags,
     TunnelType,
@@ -13,7 +10,7 @@ use ipvsrs::Handle;
 
 use crate::dests::{dest, tunnel};
 use crate::services::{persistent, with_flags, with_sip};
-use crate::support::{assert_saved, ip, Netns};
+use crate::support::{assert_saved, ip, output_with_input, Netns};
 
 /// The table: each service with its destinations in the order they are added.
 fn table() -> Vec<(Service, Vec<Destination>)> {
@@ -341,22 +338,8 @@ fn sorted(mut table: Vec<(Service, Vec<Destination>)>) -> Vec<(Service, Vec<Dest
 
 /// `ipvsadm -R` with `rules` on its standard input.
 fn ipvsadm_restore(ns: &Netns, rules: &str) {
-    let mut child = ns
-        .exec("ipvsadm")
-        .arg("-R")
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(rules.as_bytes())
-        .unwrap();
-    assert!(
-        child.wait().unwrap().success(),
-        "ipvsadm -R failed on:\n{rules}"
-    );
+    let out = output_with_input(ns.exec("ipvsadm").arg("-R"), rules);
+    assert!(out.status.success(), "ipvsadm -R failed on:\n{rules}");
 }
 
 #[test]

@@ -3,11 +3,11 @@
 
 use std::fmt::Debug;
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::net::IpAddr;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ipvsrs::model::{Service, ServiceEntry, ServiceKey};
@@ -223,6 +223,18 @@ pub fn run(cmd: &mut Command) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("UTF-8 output")
+}
+
+/// Runs a command with `input` on its standard input; its output, stdout and stderr.
+pub fn output_with_input(cmd: &mut Command, input: &str) -> Output {
+    let mut child = (cmd.stdin(Stdio::piped()).stdout(Stdio::piped()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("run {cmd:?}: {e}"));
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input.as_bytes()).unwrap();
+    drop(stdin);
+    child.wait_with_output().unwrap()
 }
 
 pub fn ip(s: &str) -> IpAddr {
