@@ -247,8 +247,9 @@ pub fn assert_saved(ns: &Netns, lines: &[impl AsRef<str>]) {
     assert_eq!(ns.saved(), expected);
 }
 
-/// How often `settled` reads at most.
-const MAX_READS: usize = 20;
+/// How long a reading may take to settle: another test churning other namespaces (the
+/// scale tests) can keep a 10,000-service dump of ipvsadm's inexact for minutes.
+const SETTLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(900);
 
 /// Reads a service dump until two reads in a row agree. The kernel resumes a dump by
 /// position in its service table, which all namespaces share: services added or deleted in
@@ -261,14 +262,15 @@ pub fn settled<T: PartialEq>(mut read: impl FnMut() -> T) -> T {
 
 /// [`settled`] for a reader that can tell an unusable reading (`None`), never returned.
 pub fn settled_usable<T: PartialEq>(mut read: impl FnMut() -> Option<T>) -> T {
+    let deadline = std::time::Instant::now() + SETTLE_WITHIN;
     let mut last = read();
-    for _ in 1..MAX_READS {
+    while std::time::Instant::now() < deadline {
         match read() {
             Some(reading) if last.as_ref() == Some(&reading) => return reading,
             next => last = next,
         }
     }
-    panic!("{MAX_READS} reads of a dump in a row all differed or repeated a service");
+    panic!("for {SETTLE_WITHIN:?} reads of a dump in a row all differed or repeated a service");
 }
 
 /// `listing` if no line at its left margin (a service, in ipvsadm's and ipvs-list's
