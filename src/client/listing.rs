@@ -93,12 +93,12 @@ impl Handle {
     /// [`Handle::services`] into the list `L`.
     pub fn services_into<L: ServiceList>(&mut self) -> Result<L> {
         // Room for the IPv4 services at least: growing the list would copy it.
-        let expected = self.socket.service_count().unwrap_or(0);
-        let (dump, datagrams) = self.dump_services::<L>(expected)?;
+        let count = self.socket.service_count();
+        let (dump, datagrams) = self.dump_services::<L>(count.unwrap_or(0))?;
         if datagrams == 1 {
             return Ok(dump.entries);
         }
-        let ipv4 = self.ipv4_services_now();
+        let ipv4 = count.and_then(|count| self.ipv4_services_now(count));
         // A quiet IPv4 table: the dump has the services of the list, each once, as both
         // walk the kernel's table in the same order. No IPv6 service needs more dumps.
         if ipv4.as_ref() == Some(&dump.keys) {
@@ -122,11 +122,14 @@ impl Handle {
         self.socket.service_count()
     }
 
-    /// The keys of all IPv4 services at one instant. The kernel fills at most the room it
-    /// is given, so a list that fills it may have been cut: then asked again with more.
-    fn ipv4_services_now(&self) -> Option<Vec<ServiceKey>> {
-        for _ in 0..LIST_ATTEMPTS {
-            let count = self.socket.service_count()?;
+    /// The keys of all IPv4 services at one instant, room made for `count` (read before
+    /// the dump) and some growth. The kernel fills at most the room it is given, so a list
+    /// that fills it may have been cut: then asked again with a count read anew.
+    fn ipv4_services_now(&self, mut count: usize) -> Option<Vec<ServiceKey>> {
+        for attempt in 0..LIST_ATTEMPTS {
+            if attempt > 0 {
+                count = self.socket.service_count()?;
+            }
             let room = count + count / 8 + 16;
             let keys = self.socket.ipv4_service_keys(room)?;
             if keys.len() < room {

@@ -5,7 +5,8 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 use ipvsrs::model::{
-    DestEntry, Family, Forward, Info, ServiceEntry, ServiceFlags, ServiceKey, Stats, TunnelType,
+    DestEntry, DestKey, Family, Forward, Info, ServiceEntry, ServiceFlags, ServiceKey, Stats,
+    TunnelType,
 };
 use ipvsrs::{Handle, Result};
 
@@ -66,12 +67,9 @@ pub enum View {
     Rate,
 }
 
-/// `addr:port`, an IPv6 address in brackets.
+/// `addr:port`, an IPv6 address in brackets (a destination key's own form).
 fn endpoint(addr: IpAddr, port: u16) -> String {
-    match addr {
-        IpAddr::V4(a) => format!("{a}:{port}"),
-        IpAddr::V6(a) => format!("[{a}]:{port}"),
-    }
+    DestKey { addr, port }.to_string()
 }
 
 fn forward_name(forward: Forward) -> &'static str {
