@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use ipvsrs::desired::KernelTable;
@@ -13,6 +14,17 @@ use ipvsrs::model::{Destination, Forward, Service, ServiceKey};
 use ipvsrs::wire::Request;
 
 use crate::support::{c_binary, keys_of, run, sorted_keys, Netns};
+
+/// Held by the tests of this file while they run: those that churn other namespaces
+/// would make the 10,000-service test's `ipvsadm -Sn` (which trusts one dump) inexact
+/// for as long as they churn.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 const SERVICES: u16 = 10_000;
 const DESTS_PER_SERVICE: u8 = 10;
@@ -33,6 +45,7 @@ fn dest(i: u16, k: u8) -> Destination {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn ten_thousand_services_with_ten_destinations_each() {
+    let _alone = one_at_a_time();
     let ns = Netns::new();
     let mut h = ns.handle();
     let services: Vec<Service> = (0..SERVICES)
@@ -119,6 +132,7 @@ fn churn(ns: &Netns, stop: &AtomicBool) {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn a_small_dump_is_exact_while_another_namespace_changes() {
+    let _alone = one_at_a_time();
     let ns = Netns::new();
     let busy = Netns::new();
     let mut h = ns.handle();
@@ -178,6 +192,7 @@ fn listed_services(listing: &str) -> Vec<String> {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn every_listing_is_exact_while_two_other_namespaces_change() {
+    let _alone = one_at_a_time();
     let ns = Netns::new();
     let mut h = ns.handle();
     let services: Vec<Service> = (0..LISTED)
