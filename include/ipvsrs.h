@@ -31,6 +31,17 @@
 
 
 /**
+ * Room for a state name in `ipvsrs_conn`, with its NUL.
+ */
+#define IPVSRS_CONN_STATE_LEN 32
+
+/**
+ * `ipvsrs_conn.fwd` when the forwarding method is not known: the table no longer has
+ * the real server, or firewall-mark services reach it in more than one way.
+ */
+#define IPVSRS_CONN_FWD_UNKNOWN UINT32_MAX
+
+/**
  * `model` is a file path, not YAML text.
  */
 #define IPVSRS_MODEL_PATH (1 << 0)
@@ -196,6 +207,11 @@
 typedef struct ipvsrs_changeset ipvsrs_changeset;
 
 /**
+ * Iterator over a snapshot of the connection table (`ipvsrs_conns`).
+ */
+typedef struct ipvsrs_conn_iter ipvsrs_conn_iter;
+
+/**
  * Iterator over a snapshot of one service's destinations (`ipvsrs_dests`).
  */
 typedef struct ipvsrs_dest_iter ipvsrs_dest_iter;
@@ -212,6 +228,90 @@ typedef struct ipvsrs_handle ipvsrs_handle;
  * Iterator over a snapshot of all services (`ipvsrs_services`).
  */
 typedef struct ipvsrs_service_iter ipvsrs_service_iter;
+
+/**
+ * An IPv4 or IPv6 address in network byte order; IPv4 lives in the first four bytes.
+ */
+typedef union nf_inet_addr {
+  uint32_t all[4];
+  uint32_t ip;
+  uint32_t ip6[4];
+  struct in_addr in;
+  struct in6_addr in6;
+} nf_inet_addr;
+
+/**
+ * One entry of the connection table, as `ipvsadm -Lnc` shows it. Addresses and ports
+ * are in network byte order, as in the libipvs entries.
+ */
+typedef struct ipvsrs_conn {
+  /**
+   * IPPROTO_TCP, IPPROTO_UDP or IPPROTO_SCTP; 0 for a persistence template of a
+   * firewall-mark service (whose mark is in `fwmark`, with `vaddr` and `vport` 0).
+   */
+  uint16_t protocol;
+  /**
+   * AF_INET or AF_INET6: the family of `caddr` and `vaddr`.
+   */
+  uint16_t af;
+  /**
+   * The family of `daddr`, which may differ from `af` (tunnelling).
+   */
+  uint16_t daf;
+  /**
+   * The client's port; 0 in a persistence template.
+   */
+  uint16_t cport;
+  /**
+   * The virtual port the client reached.
+   */
+  uint16_t vport;
+  /**
+   * The real server's port.
+   */
+  uint16_t dport;
+  /**
+   * The client; in a template its network, the persistence netmask applied.
+   */
+  union nf_inet_addr caddr;
+  /**
+   * The virtual address the client reached.
+   */
+  union nf_inet_addr vaddr;
+  /**
+   * The real server.
+   */
+  union nf_inet_addr daddr;
+  /**
+   * The firewall mark of a firewall-mark service's template, else 0.
+   */
+  uint32_t fwmark;
+  /**
+   * The forwarding method (IP_VS_CONN_F_MASQ, _LOCALNODE, _TUNNEL, _DROUTE, _BYPASS)
+   * of the real server in the table, or IPVSRS_CONN_FWD_UNKNOWN.
+   */
+  uint32_t fwd;
+  /**
+   * Seconds until the entry expires.
+   */
+  uint32_t expires;
+  /**
+   * 1 for a persistence template, 0 for a connection.
+   */
+  uint32_t is_template;
+  /**
+   * The state as the kernel names it ("ESTABLISHED", "UDP", "NONE", ...), NUL-terminated.
+   */
+  char state[IPVSRS_CONN_STATE_LEN];
+  /**
+   * The persistence engine's name ("sip"), or "" for none.
+   */
+  char pe_name[17];
+  /**
+   * The engine's data for this entry (the SIP Call-ID), or "".
+   */
+  char pe_data[256];
+} ipvsrs_conn;
 
 /**
  * Options of `ipvs_apply_yaml` and `ipvsrs_diff_yaml`; pass NULL for the defaults (all
@@ -248,17 +348,6 @@ typedef struct ipvsrs_apply_options {
    */
   const char *const *params_files;
 } ipvsrs_apply_options;
-
-/**
- * An IPv4 or IPv6 address in network byte order; IPv4 lives in the first four bytes.
- */
-typedef union nf_inet_addr {
-  uint32_t all[4];
-  uint32_t ip;
-  uint32_t ip6[4];
-  struct in_addr in;
-  struct in6_addr in6;
-} nf_inet_addr;
 
 /**
  * A virtual service as written (`ipvs_service_t`).
@@ -573,6 +662,36 @@ extern struct ip_vs_getinfo ipvs_info;
  * call; copy it to keep it. Thread-safe: each thread has its own.
  */
 const char *ipvsrs_last_error(void);
+
+/**
+ * Takes a snapshot of the connection table of the handle's namespace: every connection
+ * and persistence template, IPv4 and IPv6, read from /proc/net/ip_vs_conn in that
+ * namespace (entries that begin or end during the read may be missing; none is listed
+ * twice), each with the forwarding method its real server has in the service table.
+ * Returns an iterator to release with `ipvsrs_conn_iter_free`, or NULL with errno:
+ * EINVAL, with `ipvsrs_last_error` naming the line, if the kernel printed a line this
+ * library does not understand (no entry is made up). Thread-safe per handle.
+ */
+struct ipvsrs_conn_iter *ipvsrs_conns(struct ipvsrs_handle *h);
+
+/**
+ * The next entry, or NULL at the end (or, with errno, for an iterator that is NULL or
+ * not live). The entry belongs to the iterator and stays valid until it is freed. Not
+ * thread-safe per iterator.
+ */
+const struct ipvsrs_conn *ipvsrs_conn_iter_next(struct ipvsrs_conn_iter *it);
+
+/**
+ * The number of entries in the snapshot (0, with errno, for an iterator that is NULL or
+ * not live).
+ */
+size_t ipvsrs_conn_iter_count(const struct ipvsrs_conn_iter *it);
+
+/**
+ * Frees a connection iterator and its entries. NULL is ignored; an iterator freed
+ * already is left alone, with errno `EBADF`.
+ */
+void ipvsrs_conn_iter_free(struct ipvsrs_conn_iter *it);
 
 /**
  * Makes the kernel's table (on `h`, or the libipvs connection when `h` is NULL) match the

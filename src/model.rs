@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 /// Address family of a service, destination or multicast group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -760,4 +760,31 @@ pub(crate) fn decimal(text: &str) -> Option<u64> {
         return None;
     }
     text.parse().ok()
+}
+
+/// One entry of the kernel's connection table (what `ipvsadm -Lnc` shows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Connection {
+    /// What the client reached: protocol, virtual address and port. For a persistence
+    /// template of a firewall-mark service, that service's mark.
+    pub target: ServiceKey,
+    /// The client. A template holds the client's network (the service's persistence
+    /// netmask applied) and port 0.
+    pub client: SocketAddr,
+    /// The real server.
+    pub real: SocketAddr,
+    /// A persistence template: the kernel's record of which real server a client sticks
+    /// to while the persistence timeout runs, not a connection that carries packets.
+    pub template: bool,
+    /// The state as the kernel names it: `ESTABLISHED`, `SYN_RECV`, `TIME_WAIT` ... for
+    /// TCP and SCTP, `UDP` for UDP, `NONE` or `ASSURED` for templates.
+    pub state: String,
+    /// Time left until the entry expires, whole seconds.
+    pub expires: std::time::Duration,
+    /// How packets reach the real server: the forwarding method of that destination in
+    /// the table when the connections were read; `None` when the table no longer has it,
+    /// or when firewall-mark services give it more than one.
+    pub forward: Option<Forward>,
+    /// The persistence engine's name and its data for this entry (`sip` and the Call-ID).
+    pub engine: Option<(String, String)>,
 }

@@ -50,6 +50,8 @@ LIBRARY_ENV = "IPVSRS_LIBRARY"
 # include/ipvsrs.h: the constants used here.
 IP_VS_SCHEDNAME_MAXLEN = 16
 IP_VS_PENAME_MAXLEN = 16
+IP_VS_PEDATA_MAXLEN = 255
+IPVSRS_CONN_STATE_LEN = 32
 IP_VS_IFNAME_MAXLEN = 16
 IP_VS_CONN_F_FWD_MASK = 7
 IPVSRS_MODEL_PATH = 1 << 0
@@ -242,6 +244,27 @@ class ipvsrs_apply_options(ctypes.Structure):
     ]
 
 
+class ipvsrs_conn(ctypes.Structure):
+    _fields_ = [
+        ("protocol", ctypes.c_uint16),
+        ("af", ctypes.c_uint16),
+        ("daf", ctypes.c_uint16),
+        ("cport", ctypes.c_uint16),
+        ("vport", ctypes.c_uint16),
+        ("dport", ctypes.c_uint16),
+        ("caddr", nf_inet_addr),
+        ("vaddr", nf_inet_addr),
+        ("daddr", nf_inet_addr),
+        ("fwmark", ctypes.c_uint32),
+        ("fwd", ctypes.c_uint32),
+        ("expires", ctypes.c_uint32),
+        ("is_template", ctypes.c_uint32),
+        ("state", ctypes.c_char * IPVSRS_CONN_STATE_LEN),
+        ("pe_name", ctypes.c_char * (IP_VS_PENAME_MAXLEN + 1)),
+        ("pe_data", ctypes.c_char * (IP_VS_PEDATA_MAXLEN + 1)),
+    ]
+
+
 class ipvsrs_change(ctypes.Structure):
     _fields_ = [
         ("kind", ctypes.c_int),
@@ -271,10 +294,15 @@ class _ipvsrs_changeset(ctypes.Structure):
     pass
 
 
+class _ipvsrs_conn_iter(ctypes.Structure):
+    pass
+
+
 _HandleP = ctypes.POINTER(_ipvsrs_handle)
 _ServiceIterP = ctypes.POINTER(_ipvsrs_service_iter)
 _DestIterP = ctypes.POINTER(_ipvsrs_dest_iter)
 _ChangesetP = ctypes.POINTER(_ipvsrs_changeset)
+_ConnIterP = ctypes.POINTER(_ipvsrs_conn_iter)
 
 
 def _load() -> ctypes.CDLL:
@@ -292,6 +320,9 @@ def _load() -> ctypes.CDLL:
         "ipvsrs_dests": (_DestIterP, [_HandleP, ctypes.POINTER(ipvs_service_entry_t)]),
         "ipvsrs_dest_iter_next": (ctypes.POINTER(ipvs_dest_entry_t), [_DestIterP]),
         "ipvsrs_dest_iter_free": (None, [_DestIterP]),
+        "ipvsrs_conns": (_ConnIterP, [_HandleP]),
+        "ipvsrs_conn_iter_next": (ctypes.POINTER(ipvsrs_conn), [_ConnIterP]),
+        "ipvsrs_conn_iter_free": (None, [_ConnIterP]),
         "ipvs_apply_yaml": (
             ctypes.c_int,
             [
@@ -408,6 +439,24 @@ class Service:
 
 
 @dataclass(frozen=True)
+class Connection:
+    """An entry of the connection table, as ``ipvsadm -Lnc`` shows it."""
+
+    family: socket.AddressFamily  # of the client and the virtual address
+    protocol: Optional[str]  # tcp, udp or sctp; None for a firewall-mark template
+    client: str  # "10.0.1.2:40001"; a template's client network with port 0
+    virtual: str  # "10.0.0.1:80", as services write it
+    fwmark: int  # a firewall-mark template's mark, else 0
+    real: str  # the real server, "10.1.0.1:80"
+    forward: Optional[str]  # nat, direct, tunnel or local; None if not known
+    state: str  # ESTABLISHED, SYN_RECV, UDP, NONE, ...
+    expires: int  # seconds left
+    template: bool  # a persistence template rather than a connection
+    pe_name: str  # persistence engine, "" for none
+    pe_data: str
+
+
+@dataclass(frozen=True)
 class Change:
     kind: str  # add-service, update-destination, update-timeouts, start-daemon, ...
     description: str  # e.g. "update destination 10.1.0.3:80 of tcp://10.0.0.2:80 (weight 3 -> 30)"
@@ -457,6 +506,24 @@ def _netmask(af: int, netmask: int) -> Union[str, int]:
     if af == socket.AF_INET:
         return socket.inet_ntop(socket.AF_INET, netmask.to_bytes(4, sys.byteorder))
     return netmask
+
+
+def _connection(c: ipvsrs_conn) -> Connection:
+    af = _family(c.af)
+    return Connection(
+        family=af,
+        protocol=_PROTOCOL_NAMES[c.protocol] if c.protocol else None,
+        client=_endpoint(af, _address(af, c.caddr), socket.ntohs(c.cport)),
+        virtual=_endpoint(af, _address(af, c.vaddr), socket.ntohs(c.vport)),
+        fwmark=c.fwmark,
+        real=_endpoint(c.daf, _address(c.daf, c.daddr), socket.ntohs(c.dport)),
+        forward=_FORWARD_NAMES.get(c.fwd),
+        state=c.state.decode(),
+        expires=c.expires,
+        template=bool(c.is_template),
+        pe_name=c.pe_name.decode(),
+        pe_data=c.pe_data.decode(),
+    )
 
 
 def _destination(d: ipvs_dest_entry_t) -> Destination:
@@ -558,6 +625,21 @@ class Handle:
             return services
         finally:
             _lib.ipvsrs_service_iter_free(it)
+
+    def connections(self) -> List[Connection]:
+        """Every entry of the namespace's connection table (ipvsrs_conns)."""
+        it = _lib.ipvsrs_conns(self._open_handle())
+        if not it:
+            raise _last_error()
+        try:
+            conns = []
+            while True:
+                entry = _lib.ipvsrs_conn_iter_next(it)
+                if not entry:
+                    return conns
+                conns.append(_connection(entry.contents))
+        finally:
+            _lib.ipvsrs_conn_iter_free(it)
 
     @staticmethod
     def _service(handle, entry) -> Service:

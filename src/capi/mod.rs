@@ -11,6 +11,7 @@
 // contracts are in the header's documentation, where C callers read them.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
+pub mod conns;
 pub mod desired;
 pub mod handle;
 pub mod iter;

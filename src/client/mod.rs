@@ -1,6 +1,7 @@
 //! A safe client for the kernel's IPVS table: one netlink socket per [`Handle`], every IPVS
 //! command, errors with the kernel's errno, and batches of writes in one `send`.
 
+mod connections;
 mod error;
 mod listing;
 mod socket;

@@ -505,6 +505,24 @@ fn setsockopt_int(
     }
 }
 
+impl Socket {
+    /// Opens the file `name` of `/proc/net` as the socket's network namespace shows it:
+    /// /proc/net shows the namespace of the thread that opens a file, and an open file
+    /// keeps showing that one.
+    pub fn open_proc_net(&self, name: &str) -> io::Result<std::fs::File> {
+        // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor or -1.
+        let ns = unsafe { libc::ioctl(self.sock.as_raw_fd(), libc::SIOCGSKNS as _) };
+        if ns < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `ns` was just returned to us and is owned by nobody else.
+        let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+        let path = format!("/proc/thread-self/net/{name}");
+        in_netns(ns.as_fd(), move || std::fs::File::open(path))
+            .map_err(|e| io::Error::other(e.to_string()))?
+    }
+}
+
 fn setns(fd: BorrowedFd<'_>) -> io::Result<()> {
     // SAFETY: setns only reads the descriptor; CLONE_NEWNET affects the calling thread.
     if unsafe { libc::setns(fd.as_raw_fd(), libc::CLONE_NEWNET) } == 0 {

@@ -225,6 +225,20 @@ static void iterators(ipvsrs_handle *h)
     odd.protocol = 99;
     CHECK_NULL_WITH(ipvsrs_dests(h, &odd), EINVAL);
 
+    /* No traffic: an empty connection table, then the same refusals once freed. */
+    ipvsrs_conn_iter *ci = ipvsrs_conns(h);
+    CHECK(ci != NULL && ipvsrs_conn_iter_count(ci) == 0);
+    CHECK(ipvsrs_conn_iter_next(ci) == NULL);
+    CHECK_ERRNO(ipvsrs_conn_iter_next((ipvsrs_conn_iter *)it), EBADF);
+    CHECK(strstr(ipvsrs_last_error(), "is not a live connection iterator") != NULL);
+    ipvsrs_conn_iter_free(ci);
+    CHECK_ERRNO(ipvsrs_conn_iter_next(ci), EBADF);
+    CHECK_ERRNO(ipvsrs_conn_iter_count(ci), EBADF);
+    CHECK_ERRNO(ipvsrs_conn_iter_free(ci), EBADF);
+    CHECK_ERRNO(ipvsrs_conn_iter_next(NULL), EINVAL);
+    CHECK_ERRNO(ipvsrs_conn_iter_count(NULL), EINVAL);
+    ipvsrs_conn_iter_free(NULL);
+
     ipvsrs_dest_iter_free(di);
     ipvsrs_service_iter_free(it);
     CHECK_ERRNO(ipvsrs_service_iter_next(it), EBADF);
@@ -274,6 +288,7 @@ static void every_handle_call_fails(ipvsrs_handle *h, int err)
     CHECK_FAILS_WITH(ipvsrs_get_daemons(h, dm, &count), err);
     CHECK_NULL_WITH(ipvsrs_services(h), err);
     CHECK_NULL_WITH(ipvsrs_dests(h, &entry), err);
+    CHECK_NULL_WITH(ipvsrs_conns(h), err);
     if (h != NULL) { /* NULL means the libipvs connection for these */
         CHECK_NULL_WITH(ipvsrs_metrics(h, IPVSRS_METRICS_INFLUX), err);
         CHECK_NULL_WITH(ipvsrs_diff_yaml(h, "{}", NULL), err);

@@ -88,6 +88,17 @@ _Static_assert(IPVS_SVC_PERSISTENT_TIMEOUT == 360, "persistence");
 _Static_assert(IPVS_VERSION(1, 2, 1) == 0x010201, "version macro");
 _Static_assert(MINIMUM_IPVS_VERSION_PATCH == 4, "minimum version");
 
+/* ipvsrs's own connection entry: the Python module's ctypes copy asserts these too. */
+LAYOUT(struct ipvsrs_conn, 384);
+AT(struct ipvsrs_conn, caddr, 12);
+AT(struct ipvsrs_conn, daddr, 44);
+AT(struct ipvsrs_conn, fwmark, 60);
+AT(struct ipvsrs_conn, is_template, 72);
+AT(struct ipvsrs_conn, state, 76);
+AT(struct ipvsrs_conn, pe_name, 108);
+AT(struct ipvsrs_conn, pe_data, 125);
+_Static_assert(IPVSRS_CONN_STATE_LEN == 32, "state room");
+
 int main(void)
 {
     unsigned int v = 0x010203, parts[] = { NVERSION(v) };

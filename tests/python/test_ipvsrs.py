@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import time
 import unittest
 
 import ipvsrs
@@ -225,6 +226,14 @@ class StructLayout(unittest.TestCase):
         self.assertEqual(ipvsrs.ipvsrs_change.description.offset, 208)
         self.assertEqual(ipvsrs.ipvsrs_change.result.offset, 216)
 
+    def test_connection_entry_matches_the_c_header(self):
+        # tests/c/layout.c asserts the same numbers on include/ipvsrs.h.
+        self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_conn), 384)
+        for name, offset in [("caddr", 12), ("daddr", 44), ("fwmark", 60),
+                             ("is_template", 72), ("state", 76), ("pe_name", 108),
+                             ("pe_data", 125)]:
+            self.assertEqual(getattr(ipvsrs.ipvsrs_conn, name).offset, offset, name)
+
 
 class Apply(IpvsTest):
     def test_apply_then_services_list_the_model(self):
@@ -302,6 +311,63 @@ class Apply(IpvsTest):
         )
         self.assertIn("(weight 5 -> 50)", changes[0].description)
         self.assertIn("-a -t 10.0.0.1:80 -r 10.1.0.1:8080 -m -w 50", saved())
+
+
+class Connections(IpvsTest):
+    """The connection table through ipvsrs_conns, against ipvsadm -Lnc: UDP flows of a
+    local client to a persistent service whose real server is this namespace itself."""
+
+    MODEL = """\
+services:
+  - address: udp://10.9.0.1:53
+    persistence: { timeout: 600 }
+    destinations:
+      - { address: 10.9.0.1:5353 }
+"""
+
+    def test_flows_and_their_template_are_what_ipvsadm_lists(self):
+        subprocess.run(["ip", "addr", "replace", "10.9.0.1/32", "dev", "lo"], check=True)
+        self.assertEqual(self.handle.connections(), [])
+        self.handle.apply_yaml(self.MODEL)
+        ports = []
+        for _ in range(2):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                s.bind(("127.0.0.1", 0))
+                s.sendto(b"ping", ("10.9.0.1", 53))
+                ports.append(s.getsockname()[1])
+
+        def theirs():
+            rows = set()
+            for line in ipvsadm("-Lnc").splitlines()[2:]:
+                pro, _expire, state, source, virtual, destination = line.split()
+                rows.add((pro, source, virtual, destination, state))
+            return rows
+
+        def ours(conns):
+            return {(c.protocol.upper(), c.client, c.virtual, c.real, c.state) for c in conns}
+
+        deadline = time.monotonic() + 30
+        while True:
+            conns = self.handle.connections()
+            if len(conns) == 3 and ours(conns) == theirs():
+                break
+            self.assertLess(time.monotonic(), deadline, f"{conns} vs {theirs()}")
+            time.sleep(0.05)
+        flows = sorted((c for c in conns if not c.template), key=lambda c: c.client)
+        self.assertEqual([c.client for c in flows], sorted(f"127.0.0.1:{p}" for p in ports))
+        (template,) = [c for c in conns if c.template]
+        self.assertEqual(template.client, "127.0.0.1:0")
+        for c in conns:
+            self.assertEqual((c.family, c.protocol, c.virtual), (socket.AF_INET, "udp", "10.9.0.1:53"))
+            self.assertEqual((c.real, c.forward, c.fwmark), ("10.9.0.1:5353", "local", 0))
+            self.assertTrue(0 < c.expires <= 600, c)
+        self.assertEqual({c.state for c in flows}, {"UDP"})
+
+    def test_a_closed_handle_is_refused(self):
+        self.handle.close()
+        with self.assertRaises(ipvsrs.IpvsError) as caught:
+            self.handle.connections()
+        self.assertEqual(caught.exception.errno, errno.EBADF)
 
 
 class Failures(IpvsTest):

@@ -100,6 +100,9 @@ pub enum Command {
         /// Every service and destination with all its settings, 64-bit counters and rates
         #[arg(long, conflicts_with_all = ["stats", "rate"])]
         json: bool,
+        /// The connection table instead (as `ipvsadm -Lnc`; with --json, every field)
+        #[arg(long, short = 'c', conflicts_with_all = ["stats", "rate"])]
+        connections: bool,
     },
     /// One scrape of the table's counters and rates, for telegraf or Prometheus
     Metrics {

@@ -1,12 +1,13 @@
 //! `ipvsrs list`: the table in `ipvsadm -Ln`'s three views (counters and rates exact, as
-//! with `--exact`), or as JSON with every setting and the 64-bit counters.
+//! with `--exact`), or as JSON with every setting and the 64-bit counters; the connection
+//! table as `ipvsadm -Lnc` shows it, or as JSON.
 
 use std::io::{self, Write};
 use std::net::IpAddr;
 
 use ipvsrs::model::{
-    DestEntry, DestKey, Family, Forward, Info, ServiceEntry, ServiceFlags, ServiceKey, Stats,
-    TunnelType,
+    Connection, DestEntry, DestKey, Family, Forward, Info, ServiceEntry, ServiceFlags, ServiceKey,
+    Stats, TunnelType,
 };
 use ipvsrs::{Handle, Result};
 
@@ -314,6 +315,97 @@ pub fn json(out: &mut impl Write, table: &Table) -> io::Result<()> {
         write!(out, "{comma}\n{},\"destinations\":[", service_json(entry))?;
         let dests: Vec<String> = dests.iter().map(dest_json).collect();
         write!(out, "{}]}}", dests.join(","))?;
+    }
+    writeln!(out, "\n]}}")
+}
+
+/// The virtual column as ipvsadm writes it: a firewall-mark template's mark where the
+/// address goes, port 0.
+fn virtual_endpoint(target: &ServiceKey) -> String {
+    match *target {
+        ServiceKey::Addr { addr, port, .. } => endpoint(addr, port),
+        ServiceKey::Fwmark { family, mark } => {
+            let addr = match family {
+                Family::Inet => IpAddr::from(std::net::Ipv4Addr::from(mark)),
+                Family::Inet6 => IpAddr::from(std::net::Ipv6Addr::from(u128::from(mark) << 96)),
+            };
+            endpoint(addr, 0)
+        }
+    }
+}
+
+fn protocol_column(target: &ServiceKey) -> String {
+    match target {
+        ServiceKey::Addr { protocol, .. } => protocol.name().to_uppercase(),
+        ServiceKey::Fwmark { .. } => "IP".to_owned(),
+    }
+}
+
+/// What `ipvsadm -Lnc` prints, a persistence engine's name and data after the real server.
+pub fn connections_text(out: &mut impl Write, conns: &[Connection]) -> io::Result<()> {
+    out.write_all(
+        b"IPVS connection entries\n\
+          pro expire state       source             virtual            destination\n",
+    )?;
+    for c in conns {
+        let secs = c.expires.as_secs();
+        let engine = c
+            .engine
+            .as_ref()
+            .map_or(String::new(), |(name, data)| format!(" {name} {data}"));
+        writeln!(
+            out,
+            "{:<3} {:02}:{:02}  {:<11} {:<18} {:<18} {}{engine}",
+            protocol_column(&c.target),
+            secs / 60,
+            secs % 60,
+            c.state,
+            endpoint(c.client.ip(), c.client.port()),
+            virtual_endpoint(&c.target),
+            endpoint(c.real.ip(), c.real.port()),
+        )?;
+    }
+    Ok(())
+}
+
+/// The connection table as one JSON document.
+pub fn connections_json(out: &mut impl Write, conns: &[Connection]) -> io::Result<()> {
+    write!(out, "{{\"connections\":[")?;
+    for (i, c) in conns.iter().enumerate() {
+        let comma = if i == 0 { "" } else { "," };
+        let target = match c.target {
+            ServiceKey::Addr {
+                protocol,
+                addr,
+                port,
+            } => format!(
+                "\"protocol\":{},\"virtual_address\":{},\"virtual_port\":{port}",
+                quoted(protocol.name()),
+                quoted(&addr.to_string())
+            ),
+            ServiceKey::Fwmark { mark, .. } => format!("\"fwmark\":{mark}"),
+        };
+        let (engine, data) = match &c.engine {
+            Some((name, data)) => (quoted(name), quoted(data)),
+            None => ("null".to_owned(), "null".to_owned()),
+        };
+        write!(
+            out,
+            "{comma}\n{{\"family\":{},{target},\"client_address\":{},\"client_port\":{},\
+             \"real_address\":{},\"real_port\":{},\"forward\":{},\"state\":{},\"expires\":{},\
+             \"template\":{},\"pe\":{engine},\"pe_data\":{data}}}",
+            quoted(family_name(c.target.family())),
+            quoted(&c.client.ip().to_string()),
+            c.client.port(),
+            quoted(&c.real.ip().to_string()),
+            c.real.port(),
+            c.forward.map_or("null".to_owned(), |f| quoted(
+                &forward_name(f).to_lowercase()
+            )),
+            quoted(&c.state),
+            c.expires.as_secs(),
+            c.template,
+        )?;
     }
     writeln!(out, "\n]}}")
 }

@@ -136,7 +136,24 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Failure> {
             run_apply(out, &options, model, *verbose)
         }
         Command::Get => get(out),
-        Command::List { stats, rate, json } => {
+        Command::List {
+            connections: true,
+            json,
+            ..
+        } => {
+            let conns = open()?
+                .connections()
+                .map_err(|e| fail(KERNEL, format!("reading the connections: {e}")))?;
+            if *json {
+                list::connections_json(out, &conns)?
+            } else {
+                list::connections_text(out, &conns)?
+            }
+            Ok(())
+        }
+        Command::List {
+            stats, rate, json, ..
+        } => {
             let mut handle = open()?;
             let table = list::Table::read(&mut handle)
                 .map_err(|e| fail(KERNEL, format!("reading the table: {e}")))?;
