@@ -4,7 +4,7 @@
 use ipvsrs::model::{Destination, Family, Forward, Protocol, Service, ServiceFlags, ServiceKey};
 use ipvsrs::Handle;
 
-use crate::support::{assert_saved, ip, Netns};
+use crate::support::{assert_fails, assert_saved, ip, kernel_version, Netns};
 
 fn tcp(addr: &str, port: u16) -> ServiceKey {
     ServiceKey::tcp(ip(addr), port)
@@ -156,6 +156,27 @@ fn every_scheduler_round_trips() {
         .map(|(port, s)| format!("-A -t 10.0.0.1:{port} -s {s}"))
         .collect();
     assert_saved(&ns, &saved);
+}
+
+/// The power-of-two-choices scheduler came with Linux 6.7: Debian's 6.12 has it, its 6.1
+/// answers as for any unknown scheduler.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn twos_is_there_from_linux_6_7() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let twos = Service::new(tcp("10.0.0.1", 80), "twos");
+    if kernel_version() >= (6, 7) {
+        assert_round_trip(&mut h, std::slice::from_ref(&twos));
+        assert_saved(&ns, &["-A -t 10.0.0.1:80 -s twos"]);
+    } else {
+        assert_fails(
+            h.add_service(&twos),
+            libc::ENOENT,
+            "adding service tcp://10.0.0.1:80",
+        );
+        assert!(h.services().unwrap().is_empty());
+    }
 }
 
 #[test]

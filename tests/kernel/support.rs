@@ -323,3 +323,12 @@ pub fn assert_fails<T: Debug>(result: Result<T>, errno: i32, context: &str) -> E
     );
     err
 }
+
+/// The running kernel's version as (major, minor), for behaviour that differs between
+/// the kernels the suite runs in.
+pub fn kernel_version() -> (u32, u32) {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = release.trim().split(['.', '-']);
+    let mut number = || parts.next().and_then(|p| p.parse().ok()).unwrap();
+    (number(), number())
+}
