@@ -5,7 +5,9 @@
  * --remove) and put back when it answers again. When the live weight of a service falls
  * below --quorum, the --sorry server is added to it until the quorum is back. On SIGTERM
  * or SIGINT it drains (weight 0 everywhere, until no connection is active or
- * --drain-timeout passes) and deletes the services it applied. Every transition is logged
+ * --drain-timeout passes), deletes the services it applied and stops the sync daemons its
+ * model started (a model's daemons section makes it one half of a director pair, the
+ * other half a backup of the same sync id). Every transition is logged
  * on stderr. One thread; all checks of a round run at once (non-blocking connects and one
  * poll), so a round lasts at most --timeout.
  *
@@ -56,6 +58,10 @@ struct options {
 };
 
 static volatile sig_atomic_t stopping;
+
+/* The sync daemons the model started (a daemon already running is left to its owner). */
+static ipvs_daemon_t started[2];
+static size_t started_count;
 
 static void on_signal(int sig)
 {
@@ -139,8 +145,11 @@ static struct service *load(ipvsrs_handle *h, const char *model, size_t *count)
     ipvsrs_changeset *cs = NULL;
     int failed = ipvs_apply_yaml(h, model, &apply, &cs);
     const ipvsrs_change *c;
-    while (cs && (c = ipvsrs_changeset_next(cs)))
+    while (cs && (c = ipvsrs_changeset_next(cs))) {
         say("model: %s%s", c->description, c->result > 0 ? " (failed)" : "");
+        if (c->kind == IPVSRS_CHANGE_START_DAEMON && c->result == 0 && started_count < 2)
+            started[started_count++] = c->daemon;
+    }
     ipvsrs_changeset_free(cs);
     if (failed)
         die(model);
@@ -368,6 +377,15 @@ static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
             say("%s: deleting failed: %s", services[i].name, ipvsrs_last_error());
         else
             say("%s: deleted", services[i].name);
+    }
+    for (size_t i = 0; i < started_count; i++) {
+        const ipvs_daemon_t *d = &started[i];
+        const char *role = d->state == IP_VS_STATE_MASTER ? "master" : "backup";
+        if (ipvsrs_stop_daemon(h, d->state))
+            say("stopping the %s sync daemon failed: %s", role, ipvsrs_last_error());
+        else
+            say("%s sync daemon on %.*s (syncid %d) stopped", role,
+                (int)sizeof d->mcast_ifn, d->mcast_ifn, d->syncid);
     }
 }
 

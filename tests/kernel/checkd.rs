@@ -403,3 +403,39 @@ fn new_connections_avoid_a_dead_server_until_it_returns() {
     eprintln!("lvs-checkd on the data plane, interval {INTERVAL:?}: takeout {takeout:.3}s, recovery {recovery:.3}s");
     assert_eq!(t.director.saved(), "");
 }
+
+/// One half of a director pair: the model's daemons section starts the master sync
+/// daemon, and SIGTERM stops it with the services.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_model_with_a_sync_daemon_runs_it_until_the_checker_stops() {
+    let ns = netns_with_servers();
+    ns.ip(&["link", "add", "sync0", "type", "dummy"]);
+    ns.ip(&["link", "set", "sync0", "multicast", "on", "up"]);
+    ns.ip(&["addr", "add", "192.168.77.1/24", "dev", "sync0"]);
+    let _rs1 = Listener::start(&ns, "10.7.0.1");
+    let _rs2 = Listener::start(&ns, "10.7.0.2");
+    let with_daemon =
+        format!("daemons:\n  - {{ role: master, interface: sync0, syncid: 5 }}\n{MODEL}");
+    let model = ns.model_file("checkd-pair", &with_daemon);
+    let mut checkd = Checkd::start(&ns, &model, &[]);
+    wait_for(&ns, BOTH_UP, Duration::from_secs(10));
+    let daemons = ns.handle().daemons().unwrap();
+    assert_eq!(daemons.len(), 1, "{daemons:?}");
+    assert_eq!(
+        (
+            daemons[0].role,
+            daemons[0].ifname.as_str(),
+            daemons[0].sync_id
+        ),
+        (ipvsrs::model::DaemonRole::Master, "sync0", 5)
+    );
+    let (code, log) = checkd.stop();
+    assert_eq!(code, 0, "{log}");
+    assert!(
+        log.contains("master sync daemon on sync0 (syncid 5) stopped"),
+        "{log}"
+    );
+    assert_eq!(ns.handle().daemons().unwrap(), vec![]);
+    assert_eq!(ns.saved(), "");
+}
