@@ -4,8 +4,8 @@
 //!
 //! A line is `Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires [PEName PEData]`:
 //! IPv4 addresses as 8 hex digits of the host-order value, IPv6 addresses in full
-//! (`2001:0db8:0000:...`), a real server of the other family than the client in brackets
-//! when IPv6, ports as 4 hex digits, the time left in decimal seconds.
+//! (`2001:0db8:0000:...`; the real server's family may differ from the client's), ports
+//! as 4 hex digits, the time left in decimal seconds.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -43,7 +43,7 @@ fn parse_line(line: &str) -> Result<Connection, String> {
     let client_port = port(next("client port")?)?;
     let virtual_addr = address(next("virtual address")?)?;
     let virtual_port = port(next("virtual port")?)?;
-    let real_addr = real_address(next("real server address")?)?;
+    let real_addr = address(next("real server address")?)?;
     let real_port = port(next("real server port")?)?;
     let state = next("state")?;
     let expires = next("expiry time")?;
@@ -125,25 +125,6 @@ fn address(field: &str) -> Result<IpAddr, String> {
     }
 }
 
-/// The real server: written like the others, except that an IPv6 one is in brackets
-/// whatever the client's family.
-fn real_address(field: &str) -> Result<IpAddr, String> {
-    match field.strip_prefix('[').and_then(|f| f.strip_suffix(']')) {
-        Some(inner) => match address(inner)? {
-            v6 @ IpAddr::V6(_) => Ok(v6),
-            IpAddr::V4(_) => Err(format!(
-                "real server {field:?}: an IPv4 address in brackets"
-            )),
-        },
-        None => match address(field)? {
-            v4 @ IpAddr::V4(_) => Ok(v4),
-            IpAddr::V6(_) => Err(format!(
-                "real server {field:?}: an IPv6 address without brackets"
-            )),
-        },
-    }
-}
-
 fn port(field: &str) -> Result<u16, String> {
     match u16::from_str_radix(field, 16) {
         Ok(p) if field.len() == 4 && field.bytes().all(|b| b.is_ascii_hexdigit()) => Ok(p),
@@ -204,10 +185,11 @@ mod tests {
     #[test]
     fn ipv6_and_mixed_families_and_a_firewall_mark_template() {
         let got = parse(&table(&[
-            "UDP 2001:0db8:0000:0000:0000:0000:0000:0002 D431 2001:0db8:0000:0000:0000:0000:0000:00fe 0035 [2001:0db8:0000:0000:0000:0000:0001:0001] 0035 UDP             299",
+            "UDP 2001:0db8:0000:0000:0000:0000:0000:0002 D431 2001:0db8:0000:0000:0000:0000:0000:00fe 0035 2001:0db8:0000:0000:0000:0000:0001:0001 0035 UDP             299",
             "TCP 2001:0db8:0000:0000:0000:0000:0000:0002 D432 2001:0db8:0000:0000:0000:0000:0000:00fe 0050 0A000201 0050 SYN_RECV         59",
             "IP  0A000100 0000 00000007 0000 0A000201 0000 ASSURED        1799",
-            "IP  2001:0db8:0000:0000:0000:0000:0000:0000 0000 0000:0007:0000:0000:0000:0000:0000:0000 0000 [2001:0db8:0000:0000:0000:0000:0001:0001] 0000 NONE            1799",
+            "IP  2001:0db8:0000:0000:0000:0000:0000:0000 0000 0000:0007:0000:0000:0000:0000:0000:0000 0000 2001:0db8:0000:0000:0000:0000:0001:0001 0000 NONE            1799",
+            "TCP 0A000102 9C41 0A0000FE 0050 2001:0db8:0000:0000:0000:0000:0001:0001 0050 ESTABLISHED     899",
         ]))
         .unwrap();
         let v6 = |s: &str| s.parse::<IpAddr>().unwrap();
@@ -218,6 +200,7 @@ mod tests {
         assert_eq!(got[2].target, ServiceKey::fwmark(Family::Inet, 7));
         assert_eq!(got[3].target, ServiceKey::fwmark(Family::Inet6, 7));
         assert!(got[2].template && got[3].template);
+        assert_eq!(got[4].real, SocketAddr::new(v6("2001:db8::1:1"), 80));
     }
 
     #[test]
@@ -254,15 +237,15 @@ mod tests {
             ("tcp 0A000102 9C41 0A0000FE 0050 0A000201 1F90 NONE 1", "protocol \"tcp\""),
             ("IP_41 0A000102 9C41 0A0000FE 0050 0A000201 1F90 NONE 1", "protocol \"IP_41\""),
             ("IP 0A000102 9C41 00000007 0000 0A000201 0000 NONE 1", "with a port"),
-            ("TCP 0A000102 9C41 0A0000FE 0050 [0A000201] 1F90 NONE 1", "IPv4 address in brackets"),
+            ("TCP 0A000102 9C41 0A0000FE 0050 [0A000201] 1F90 NONE 1", "address \"[0A000201]\""),
             ("TCP 0A000102 9C41 2001:db8::1 0050 0A000201 1F90 NONE 1", "neither 8 hex"),
             (
                 "TCP 0A000102 9C41 2001:0db8:0000:0000:0000:0000:0000:00fe 0050 0A000201 1F90 NONE 1",
                 "different families",
             ),
             (
-                "TCP 0A000102 9C41 0A0000FE 0050 2001:0db8:0000:0000:0000:0000:0000:00fe 1F90 NONE 1",
-                "IPv6 address without brackets",
+                "TCP 0A000102 9C41 0A0000FE 0050 [2001:0db8:0000:0000:0000:0000:0000:00fe] 1F90 NONE 1",
+                "address \"[2001",
             ),
             ("UDP 0A000102 13C4 0A0000FE 13C4 0A000201 13C4 UDP 179 sip", "without its data"),
         ];

@@ -192,8 +192,9 @@ fn connections_are_what_ipvsadm_lists() {
         assert_eq!(c.real, format!("[{VIP6}]:5353").parse().unwrap());
         assert_eq!(c.state, "UDP");
         assert!(!c.template);
-        // The real server is the director's own address: the kernel forwards locally.
-        assert_eq!(c.forward, Some(Forward::Local));
+        // The real server is the director's own address; the table keeps the method the
+        // model gave it.
+        assert_eq!(c.forward, Some(Forward::Masq));
     }
 
     // Expiry: ipvsadm read at most `between` later, and counts whole seconds down.

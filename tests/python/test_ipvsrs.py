@@ -322,7 +322,7 @@ services:
   - address: udp://10.9.0.1:53
     persistence: { timeout: 600 }
     destinations:
-      - { address: 10.9.0.1:5353 }
+      - { address: 10.9.0.1:5353, forward: nat }
 """
 
     def test_flows_and_their_template_are_what_ipvsadm_lists(self):
@@ -359,7 +359,7 @@ services:
         self.assertEqual(template.client, "127.0.0.1:0")
         for c in conns:
             self.assertEqual((c.family, c.protocol, c.virtual), (socket.AF_INET, "udp", "10.9.0.1:53"))
-            self.assertEqual((c.real, c.forward, c.fwmark), ("10.9.0.1:5353", "local", 0))
+            self.assertEqual((c.real, c.forward, c.fwmark), ("10.9.0.1:5353", "nat", 0))
             self.assertTrue(0 < c.expires <= 600, c)
         self.assertEqual({c.state for c in flows}, {"UDP"})
 
