@@ -2,10 +2,11 @@
  * ipvs-list: the IPVS table the way `ipvsadm -Ln` shows it, through ipvsrs's native API:
  * a handle per network namespace and the iteration calls, with the 64-bit counters.
  *
- *   ipvs-list [--stats | --rate] [--netns PATH]
+ *   ipvs-list [--stats | --rate | --connections] [--netns PATH]
  *
  * --stats shows the counters and --rate the kernel's rate estimates, both as exact
- * numbers (as `ipvsadm -Ln --stats --exact`).
+ * numbers (as `ipvsadm -Ln --stats --exact`); --connections the connection table (as
+ * `ipvsadm -Lnc`), with each entry's forwarding method and template mark at the end.
  *
  *   cc ipvs-list.c $(pkg-config --cflags --libs ipvsrs) -o ipvs-list
  */
@@ -17,7 +18,7 @@
 #include <string.h>
 #include "ipvsrs.h"
 
-enum view { VIEW_TABLE, VIEW_STATS, VIEW_RATE };
+enum view { VIEW_TABLE, VIEW_STATS, VIEW_RATE, VIEW_CONNECTIONS };
 
 static void die(const char *what)
 {
@@ -176,11 +177,36 @@ static void print_service(ipvsrs_handle *h, enum view view, const ipvs_service_e
     ipvsrs_dest_iter_free(it);
 }
 
+/* ipvsadm -Lnc's lines, then what ipvsadm cannot tell: how the entry is forwarded, and
+ * whether it is a persistence template. */
+static void print_connections(ipvsrs_handle *h)
+{
+    ipvsrs_conn_iter *it = ipvsrs_conns(h);
+    if (!it)
+        die("listing connections");
+    printf("IPVS connection entries\n"
+           "pro expire state       source             virtual            destination\n");
+    const ipvsrs_conn *c;
+    while ((c = ipvsrs_conn_iter_next(it))) {
+        char client[INET6_ADDRSTRLEN + 8], virt[INET6_ADDRSTRLEN + 8], real[INET6_ADDRSTRLEN + 8];
+        format_endpoint(client, sizeof client, c->af, &c->caddr, ntohs(c->cport));
+        format_endpoint(virt, sizeof virt, c->af, &c->vaddr, ntohs(c->vport));
+        format_endpoint(real, sizeof real, c->daf, &c->daddr, ntohs(c->dport));
+        const char *fwd = c->fwd == IPVSRS_CONN_FWD_UNKNOWN ? "?" : forward_name(c->fwd);
+        printf("%-3s %02u:%02u  %-11s %-18s %-18s %s %s%s\n",
+               c->protocol ? protocol_name(c->protocol) : "IP", c->expires / 60,
+               c->expires % 60, c->state, client, virt, real, fwd,
+               c->is_template ? " template" : "");
+    }
+    ipvsrs_conn_iter_free(it);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option options[] = {
         { "stats", no_argument, NULL, 's' },
         { "rate", no_argument, NULL, 'r' },
+        { "connections", no_argument, NULL, 'c' },
         { "netns", required_argument, NULL, 'n' },
         { NULL, 0, NULL, 0 },
     };
@@ -191,15 +217,21 @@ int main(int argc, char **argv)
         switch (opt) {
         case 's': view = VIEW_STATS; break;
         case 'r': view = VIEW_RATE; break;
+        case 'c': view = VIEW_CONNECTIONS; break;
         case 'n': netns = optarg; break;
         default:
-            fprintf(stderr, "usage: ipvs-list [--stats | --rate] [--netns PATH]\n");
+            fprintf(stderr, "usage: ipvs-list [--stats | --rate | --connections] [--netns PATH]\n");
             return 2;
         }
     }
     ipvsrs_handle *h = ipvsrs_open(netns);
     if (!h)
         die(netns ? netns : "opening IPVS");
+    if (view == VIEW_CONNECTIONS) {
+        print_connections(h);
+        ipvsrs_close(h);
+        return 0;
+    }
     struct ip_vs_getinfo info;
     if (ipvsrs_get_info(h, &info))
         die("reading IPVS info");

@@ -608,9 +608,10 @@ class Handle:
             raise IpvsError(_errno.EBADF, "the ipvsrs handle is closed")
         return self._handle
 
-    def services(self) -> List[Service]:
+    def services(self, dests: bool = True) -> List[Service]:
         """Every service with its destinations: one snapshot of the services (each once,
-        as ipvsrs_services takes it) plus one dump per service for its destinations."""
+        as ipvsrs_services takes it) plus one dump per service for its destinations; with
+        ``dests=False`` the services alone (their ``dests`` empty), which costs one dump."""
         handle = self._open_handle()
         it = _lib.ipvsrs_services(handle)
         if not it:
@@ -621,7 +622,7 @@ class Handle:
                 entry = _lib.ipvsrs_service_iter_next(it)
                 if not entry:
                     break
-                services.append(self._service(handle, entry))
+                services.append(self._service(handle, entry, dests))
             return services
         finally:
             _lib.ipvsrs_service_iter_free(it)
@@ -642,20 +643,21 @@ class Handle:
             _lib.ipvsrs_conn_iter_free(it)
 
     @staticmethod
-    def _service(handle, entry) -> Service:
+    def _service(handle, entry, with_dests: bool) -> Service:
         """`entry` is a pointer from a live service iterator."""
         dests = []
-        it = _lib.ipvsrs_dests(handle, entry)
-        if not it:
+        it = _lib.ipvsrs_dests(handle, entry) if with_dests else None
+        if with_dests and not it:
             raise _last_error()
         try:
-            while True:
+            while it:
                 dest = _lib.ipvsrs_dest_iter_next(it)
                 if not dest:
                     break
                 dests.append(_destination(dest.contents))
         finally:
-            _lib.ipvsrs_dest_iter_free(it)
+            if it:
+                _lib.ipvsrs_dest_iter_free(it)
         s = entry.contents
         family, protocol, address, port, fwmark = _service_identity(s)
         return Service(

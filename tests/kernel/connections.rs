@@ -5,12 +5,13 @@
 
 use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ipvsrs::model::{Connection, Forward, ServiceKey};
 
 use crate::dataplane::{Forward as Mode, Topology, CLIENT_IP, PORT, REAL_SERVERS, VIP};
-use crate::support::{in_netns, run, Netns};
+use crate::support::{c_binary, in_netns, run, Netns};
 
 /// The IPv6 virtual address of the local UDP service, on the director's `lo`.
 const VIP6: &str = "fd00:c0::1";
@@ -110,6 +111,23 @@ fn agreeing(
     }
 }
 
+/// The lines of a connection listing with the expiry column blanked and only the first
+/// `fields` fields kept, sorted (ipvsadm and the library read the table at different times).
+fn comparable(listing: &str, fields: usize) -> Vec<String> {
+    let mut lines: Vec<String> = listing
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split_whitespace().take(fields).collect();
+            if f.len() == fields && f[1].contains(':') {
+                f[1] = "-";
+            }
+            f.join(" ")
+        })
+        .collect();
+    lines.sort();
+    lines
+}
+
 fn persistent_nat_model() -> String {
     let [rs1, rs2] = REAL_SERVERS;
     format!(
@@ -207,29 +225,40 @@ fn connections_are_what_ipvsadm_lists() {
         );
     }
 
-    // The command line: the same lines as ipvsadm's but for the expiry column.
-    let deadline = Instant::now() + SETTLE_WITHIN;
-    loop {
-        let ours = run(&mut t.director.ipvsrs_command(&["list", "--connections"]));
-        let theirs = t.director.ipvsadm(&["-Lnc"]);
-        let blank = |text: &str| -> Vec<String> {
-            text.lines()
-                .map(|l| {
-                    let mut f: Vec<&str> = l.split_whitespace().collect();
-                    if f.len() == 6 && f[1].contains(':') {
-                        f[1] = "-";
+    // The command line and the C example (ipvs-list, on the C iterator): the same lines
+    // as ipvsadm's but for the expiry column; ipvs-list adds each entry's forwarding
+    // method, and "template" for the templates.
+    let list = |name: &str| match name {
+        "ipvsrs" => run(&mut t.director.ipvsrs_command(&["list", "--connections"])),
+        _ => run(Command::new(c_binary("ipvs-list"))
+            .args(["--connections", "--netns"])
+            .arg(t.director.path())),
+    };
+    for name in ["ipvsrs", "ipvs-list"] {
+        let deadline = Instant::now() + SETTLE_WITHIN;
+        loop {
+            let ours = list(name);
+            let theirs = t.director.ipvsadm(&["-Lnc"]);
+            if comparable(&ours, 6) == comparable(&theirs, 6) {
+                if name == "ipvs-list" {
+                    for line in ours.lines().skip(2) {
+                        let f: Vec<&str> = line.split_whitespace().collect();
+                        let template = f[3].ends_with(":0");
+                        let tail: &[&str] = if template {
+                            &["Masq", "template"]
+                        } else {
+                            &["Masq"]
+                        };
+                        assert_eq!(&f[6..], tail, "{line}");
                     }
-                    f.join(" ")
-                })
-                .collect()
-        };
-        if blank(&ours) == blank(&theirs) {
-            break;
+                }
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{name} --connections:\n{ours}\nipvsadm -Lnc:\n{theirs}"
+            );
         }
-        assert!(
-            Instant::now() < deadline,
-            "ipvsrs list --connections:\n{ours}\nipvsadm -Lnc:\n{theirs}"
-        );
     }
     drop(open);
 }

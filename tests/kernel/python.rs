@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::support::Netns;
 
 /// The test cases of tests/python/test_ipvsrs.py.
-const PYTHON_TESTS: usize = 26;
+const PYTHON_TESTS: usize = 27;
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]

@@ -245,6 +245,12 @@ class Apply(IpvsTest):
         self.assertEqual(saved(), MODEL_SAVED)
         self.assertEqual(listed(self.handle), MODEL_LISTED)
 
+    def test_services_without_destinations(self):
+        self.apply_model()
+        alone = self.handle.services(dests=False)
+        self.assertEqual(sorted(s.key for s in alone), sorted(m[0] for m in MODEL_LISTED))
+        self.assertEqual([s.dests for s in alone], [[]] * len(MODEL_LISTED))
+
     def test_services_decode_families_and_addresses(self):
         self.apply_model()
         by_key = {s.key: s for s in self.handle.services()}
