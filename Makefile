@@ -152,7 +152,7 @@ fuzz-short:
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME)
 
 ## test: everything: prepare the test bed, then host tests, a short fuzz pass, then kernel
-## tests
+## tests in each kernel (Debian's 6.1 and 6.12 in the VM)
 test: testbed test-host fuzz-short test-kernel
 
 ## testbed: install what the tests need (packages, virtme-ng, a kernel with IPVS)
@@ -170,6 +170,7 @@ lint:
 test-host: lint check-header check-install
 	$(CARGO) test
 
-## test-kernel: the ignored tests of tests/kernel, as root in a kernel with IPVS (VM if needed)
+## test-kernel: the ignored tests of tests/kernel, as root in each kernel with IPVS: the host's,
+## or one VM boot of each kernel tests/testbed/setup fetched (IPVSRS_KERNELS picks some)
 test-kernel: c-tests
 	IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests $(KERNEL_TEST_ARGS)
