@@ -147,13 +147,14 @@ fuzz:
 	        -print_final_stats=1 || exit 1; \
 	done
 
-## fuzz-short: each fuzz target for $(FUZZ_SHORT_TIME) seconds (part of make test)
+## fuzz-short: each fuzz target for $(FUZZ_SHORT_TIME) seconds (no longer part of make test:
+## with the kernel suite run in two kernels, its build and runs no longer fit CI's 40 minutes)
 fuzz-short:
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME)
 
-## test: everything: prepare the test bed, then host tests, a short fuzz pass, then kernel
-## tests in each kernel (Debian's 6.1 and 6.12 in the VM)
-test: testbed test-host fuzz-short test-kernel
+## test: everything but fuzzing: prepare the test bed, then host tests, then kernel tests in
+## each kernel (Debian's 6.1 and 6.12 in the VM)
+test: testbed test-host test-kernel
 
 ## testbed: install what the tests need (packages, virtme-ng, a kernel with IPVS)
 testbed:
