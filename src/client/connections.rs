@@ -33,7 +33,7 @@ impl Handle {
             detail,
         })?;
         let mut seen = HashSet::new();
-        conns.retain(|c| seen.insert((c.target, c.client, c.real, c.template)));
+        conns.retain(|c| seen.insert((c.target, c.client, c.real)));
         self.fill_forwarding(&mut conns)?;
         Ok(conns)
     }

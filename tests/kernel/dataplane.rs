@@ -260,7 +260,7 @@ impl Drop for Topology {
 }
 
 /// `sysctl -w` of `settings` (`key=value`) inside `ns`.
-fn sysctl(ns: &Netns, settings: &[&str]) {
+pub fn sysctl(ns: &Netns, settings: &[&str]) {
     run(ns.exec("sysctl").arg("-qw").args(settings));
 }
 

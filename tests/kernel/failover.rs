@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use ipvsrs::model::{Connection, ServiceKey};
 
-use crate::support::{in_netns, run, Netns};
+use crate::dataplane::sysctl;
+use crate::support::{in_netns, Netns};
 
 const VIP: &str = "10.0.0.100";
 const PORT: u16 = 8080;
@@ -62,10 +63,6 @@ struct Segment {
     stop: Arc<AtomicBool>,
     received: Received,
     threads: Vec<std::thread::JoinHandle<()>>,
-}
-
-fn sysctl(ns: &Netns, settings: &[&str]) {
-    run(ns.exec("sysctl").arg("-qw").args(settings));
 }
 
 impl Segment {
