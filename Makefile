@@ -19,7 +19,9 @@ FUZZ_TARGETS := yaml_model model_roundtrip grammars netlink_replies
 # Table size of make bench: services and destinations per service; runs of each row.
 BENCH_ARGS ?= 10000 10
 BENCH_RUNS ?= 3
-export BENCH_RUNS
+# BENCH_ONLY=listing: make bench measures the service listings alone.
+BENCH_ONLY ?=
+export BENCH_RUNS BENCH_ONLY
 
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
@@ -122,7 +124,8 @@ demo: testbed
 ## bench: $(BENCH_ARGS) services x destinations, BENCH_RUNS (3) runs a row: ipvsrs
 ## validate on the host, with hostile models; then, in a kernel with IPVS (the VM unless
 ## the host has it), building the table (ipvsrs apply, ipvsadm -R, libipvs calls one at a
-## time) in a fresh namespace each run, and reading and reconciling it
+## time) in a fresh namespace each run, and reading and reconciling it, and listing its
+## services; BENCH_ONLY=listing: the listings alone
 bench: testbed
 	$(CARGO) build --release --bin ipvsrs
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)

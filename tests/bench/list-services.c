@@ -3,13 +3,17 @@
  * listing); `list-services dump N` sends N bare IPVS_CMD_GET_SERVICE dumps on a netlink
  * socket of its own, written here without the library, and only counts the services;
  * `list-services decode N` does the same dumps and fills an ip_vs_service_entry for each
- * service, as libipvs's one-dump ipvs_get_services does.
+ * service, as libipvs's one-dump ipvs_get_services does; `list-services sockopt N` asks
+ * the kernel N times for its list of the IPv4 services through IPVS's getsockopt
+ * interface, the list ipvs_get_services compares a dump of many parts with (what it adds
+ * to one dump in the kernel).
  * Each prints the number of services it saw in the last round. */
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "libipvs.h"
@@ -169,11 +173,43 @@ static unsigned dump(int fd, unsigned short family, struct ip_vs_service_entry *
     }
 }
 
+/* The kernel's getsockopt interface (linux/ip_vs.h, whose entry type libipvs.h replaces):
+ * struct ip_vs_get_services is a u32 count and 104-byte entries from offset 8, the
+ * protocol (u16) leading each. */
+#define IP_VS_SO_GET_INFO (64 + 1024 + 64 + 1)
+#define IP_VS_SO_GET_SERVICES (IP_VS_SO_GET_INFO + 1)
+#define KERNEL_ENTRIES_AT 8
+#define KERNEL_ENTRY_BYTES 104
+
+/* One getsockopt list of the IPv4 services: how many it holds. */
+static unsigned sockopt_list(int fd)
+{
+    struct ip_vs_getinfo info;
+    socklen_t len = sizeof info;
+    if (getsockopt(fd, IPPROTO_IP, IP_VS_SO_GET_INFO, &info, &len) < 0)
+        die("getsockopt IP_VS_SO_GET_INFO");
+    len = KERNEL_ENTRIES_AT + info.num_services * KERNEL_ENTRY_BYTES;
+    unsigned char *list = calloc(1, len);
+    if (list == NULL)
+        die("calloc");
+    memcpy(list, &info.num_services, sizeof info.num_services);
+    if (getsockopt(fd, IPPROTO_IP, IP_VS_SO_GET_SERVICES, list, &len) < 0)
+        die("getsockopt IP_VS_SO_GET_SERVICES");
+    unsigned listed = 0;
+    for (unsigned i = 0; i < info.num_services; i++) {
+        unsigned short protocol;
+        memcpy(&protocol, list + KERNEL_ENTRIES_AT + i * KERNEL_ENTRY_BYTES, sizeof protocol);
+        listed += protocol != 0;
+    }
+    free(list);
+    return listed;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3 || (strcmp(argv[1], "exact") != 0 && strcmp(argv[1], "dump") != 0 &&
-                      strcmp(argv[1], "decode") != 0)) {
-        fprintf(stderr, "usage: list-services exact|dump|decode ROUNDS\n");
+                      strcmp(argv[1], "decode") != 0 && strcmp(argv[1], "sockopt") != 0)) {
+        fprintf(stderr, "usage: list-services exact|dump|decode|sockopt ROUNDS\n");
         return 2;
     }
     int rounds = atoi(argv[2]);
@@ -186,6 +222,13 @@ int main(int argc, char **argv)
             seen = all->num_services;
             free(all);
         }
+    } else if (strcmp(argv[1], "sockopt") == 0) {
+        int fd = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+        if (fd < 0)
+            die("socket");
+        for (int r = 0; r < rounds; r++)
+            seen = sockopt_list(fd);
+        close(fd);
     } else {
         int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_GENERIC);
         if (fd < 0)
