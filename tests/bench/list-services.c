@@ -10,10 +10,10 @@
  * Each prints the number of services it saw in the last round. */
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "libipvs.h"
