@@ -43,7 +43,7 @@ STAGE := $(CURDIR)/target/stage
 STAGE_PREFIX := /usr
 STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
 CBIN := target/c-tests
-C_TESTS := layout compat native threads apply changes listings hostile churn
+C_TESTS := layout compat native threads apply changes listings hostile churn converger
 EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 BENCH_BIN := target/bench
@@ -52,7 +52,7 @@ BENCH_BIN := target/bench
 .NOTPARALLEL:
 
 .PHONY: all build install header check-header check-install c-tests demo bench fuzz fuzz-short \
-        lint test testbed test-host test-kernel
+        lint stress test testbed test-host test-kernel
 
 ## all: build the shared and static libraries
 all: build
@@ -158,6 +158,17 @@ fuzz-short:
 ## test: everything but fuzzing: prepare the test bed, then host tests, then kernel tests in
 ## each kernel (Debian's 6.1 and 6.12 in the VM)
 test: testbed test-host test-kernel
+
+## stress: the heavy kernel case, in the first kernel only (not part of make test): 50
+## applies of 10,000 x 10 killed at random moments, each repaired by the next
+## (STRESS_KILLS, STRESS_SERVICES; IPVSRS_KILL_SEED replays a run)
+STRESS_KILLS ?= 50
+STRESS_SERVICES ?= 10000
+stress: testbed c-tests
+	IPVSRS_KILLS=$(STRESS_KILLS) IPVSRS_KILL_SERVICES=$(STRESS_SERVICES) \
+	    IPVSRS_KERNELS="$$(tests/testbed/run-in-kernel --kernels | head -n1)" \
+	    IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests \
+	    convergers::an_apply_killed_at_any_moment_is_repaired_by_the_next --nocapture
 
 ## testbed: install what the tests need (packages, virtme-ng, a kernel with IPVS)
 testbed:

@@ -87,6 +87,12 @@
 #define IPVSRS_CHANGE_STOP_DAEMON 9
 
 /**
+ * `ipvsrs_apply_options.wait_ms`: fail at once with `EBUSY` when another converger
+ * holds the lock.
+ */
+#define IPVSRS_WAIT_NONE -1
+
+/**
  * How long a request waits for the kernel's answer unless `ipvsrs_set_reply_timeout`
  * says otherwise, in milliseconds.
  */
@@ -347,6 +353,13 @@ typedef struct ipvsrs_apply_options {
    * Read during the call; the caller keeps them.
    */
   const char *const *params_files;
+  /**
+   * How long `ipvs_apply_yaml` waits, in milliseconds, while another converger (any
+   * process's apply, in the same network namespace) holds the namespace's lock: 0 for
+   * the default, 10,000; `IPVSRS_WAIT_NONE` to fail at once. Other negative values are
+   * EINVAL. Unused by `ipvsrs_diff_yaml`, which takes no lock.
+   */
+  int wait_ms;
 } ipvsrs_apply_options;
 
 /**
@@ -699,12 +712,19 @@ void ipvsrs_conn_iter_free(struct ipvsrs_conn_iter *it);
  * the defaults; see `ipvsrs_apply_options` for which parameter sources are on). All or
  * nothing: if any step fails, the steps done are undone.
  *
+ * One converger at a time per network namespace: the call holds the namespace's lock
+ * (an abstract unix socket, freed by the kernel if the holder dies) from before the
+ * table is read until the apply or its rollback is done, waiting up to `opts->wait_ms`
+ * for another process or thread to finish its own. Plain libipvs calls take no lock.
+ *
  * Returns 0 when the table matches the model. Returns -1 with errno, and
  * `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
  * model is invalid (every error, one a line, each with its line and column), when `opts`
  * is, or when the changeset needs an action `opts` does not allow; the system's errno
- * when the model or a parameter file cannot be read (`ENOENT`); the kernel's when the
- * table cannot be read. After a rollback: -1 with the failing step's errno.
+ * when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
+ * converger held the lock for the whole wait (the message names its pid); the kernel's
+ * when the table cannot be read. After a rollback: -1 with the failing step's errno;
+ * an undo step that failed too is named in the message ("left changed: ...").
  * If `changes_out` is not NULL it receives the changeset (each item with its result), to
  * release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
  * NULL when no changeset was computed.

@@ -59,6 +59,7 @@ IPVSRS_APPLY_DRY_RUN = 1 << 1
 IPVSRS_APPLY_KEEP_WEIGHTS = 1 << 2
 IPVSRS_PARAMS_ENV = 1 << 3
 IPVSRS_PARAMS_NETWORK = 1 << 4
+IPVSRS_WAIT_NONE = -1
 
 _FORWARD_NAMES = {0: "nat", 1: "local", 2: "tunnel", 3: "direct"}
 _PROTOCOL_NAMES = {
@@ -241,6 +242,7 @@ class ipvsrs_apply_options(ctypes.Structure):
         ("allowed_actions", ctypes.c_char_p),
         ("scope", ctypes.c_char_p),
         ("params_files", ctypes.POINTER(ctypes.c_char_p)),  # NULL-terminated
+        ("wait_ms", ctypes.c_int),  # 0: the default (10 s); -1: IPVSRS_WAIT_NONE
     ]
 
 
@@ -687,9 +689,13 @@ class Handle:
         params_env: bool = False,
         params_network: bool = False,
         params_files: Iterable[Union[str, os.PathLike]] = (),
+        wait: Optional[float] = None,
     ) -> Changeset:
         """Makes the table match ``model`` (YAML text, or a file with ``path=True``), all or
-        nothing, and returns the changeset with each step's result. ``allowed_actions``
+        nothing, and returns the changeset with each step's result. One converger at a time
+        per network namespace: while another (any process's) holds the namespace's lock,
+        the call waits up to ``wait`` seconds (None: 10; 0: not at all), then raises
+        IpvsError with errno EBUSY, having changed nothing. ``allowed_actions``
         ("as,us,ad,ud", or a list of such names) refuses a changeset needing another;
         ``scope`` ("10.0.0.0/24:80-443,fwmark:1-100", or a ``Service.key``) limits the
         services the model owns.
@@ -707,6 +713,10 @@ class Handle:
             path, dry_run, keep_weights, allowed_actions, scope,
             params_env, params_network, params_files,
         )
+        if wait is not None:
+            if wait < 0:
+                raise ValueError(f"wait is {wait}: seconds, 0 or more")
+            opts.wait_ms = max(1, round(wait * 1000)) if wait > 0 else IPVSRS_WAIT_NONE
         cs = _ChangesetP()
         text = _model(model, path)
         rc = _lib.ipvs_apply_yaml(handle, text, ctypes.byref(opts), ctypes.byref(cs))

@@ -6,6 +6,7 @@
 use std::ffi::{c_char, c_int, c_uint, CStr, CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::handle::{ipvsrs_handle, on_handle};
 use super::iter::Snapshot;
@@ -13,8 +14,8 @@ use super::live::{self, Live};
 use super::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
 use crate::desired::{
-    converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
-    ModelSource, ParamSources, ScopeRule,
+    converge, Action, ApplyReport, Change, ConvergeError, ConvergeLock, ConvergeOptions, Converged,
+    DiffOptions, ModelSource, ParamSources, ScopeRule,
 };
 
 /// `model` is a file path, not YAML text.
@@ -74,7 +75,16 @@ pub struct ipvsrs_apply_options {
     /// by index (`${backends.web.0}`): a NULL-terminated array of paths, or NULL for none.
     /// Read during the call; the caller keeps them.
     pub params_files: *const *const c_char,
+    /// How long `ipvs_apply_yaml` waits, in milliseconds, while another converger (any
+    /// process's apply, in the same network namespace) holds the namespace's lock: 0 for
+    /// the default, 10,000; `IPVSRS_WAIT_NONE` to fail at once. Other negative values are
+    /// EINVAL. Unused by `ipvsrs_diff_yaml`, which takes no lock.
+    pub wait_ms: c_int,
 }
+
+/// `ipvsrs_apply_options.wait_ms`: fail at once with `EBUSY` when another converger
+/// holds the lock.
+pub const IPVSRS_WAIT_NONE: c_int = -1;
 
 /// One change: what it does to which object, and how it went.
 #[repr(C)]
@@ -208,6 +218,16 @@ unsafe fn read_request<'a>(
         },
         allowed,
         dry_run: flags & IPVSRS_APPLY_DRY_RUN != 0,
+        wait: match opts.map_or(0, |o| o.wait_ms) {
+            0 => ConvergeLock::DEFAULT_WAIT,
+            IPVSRS_WAIT_NONE => Duration::ZERO,
+            ms if ms > 0 => Duration::from_millis(ms as u64),
+            ms => {
+                return Err(invalid(format!(
+                    "wait_ms is {ms}: 0 (the default), IPVSRS_WAIT_NONE or milliseconds"
+                )))
+            }
+        },
     };
     Ok((model, options))
 }
@@ -332,12 +352,19 @@ unsafe fn run(
 /// the defaults; see `ipvsrs_apply_options` for which parameter sources are on). All or
 /// nothing: if any step fails, the steps done are undone.
 ///
+/// One converger at a time per network namespace: the call holds the namespace's lock
+/// (an abstract unix socket, freed by the kernel if the holder dies) from before the
+/// table is read until the apply or its rollback is done, waiting up to `opts->wait_ms`
+/// for another process or thread to finish its own. Plain libipvs calls take no lock.
+///
 /// Returns 0 when the table matches the model. Returns -1 with errno, and
 /// `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
 /// model is invalid (every error, one a line, each with its line and column), when `opts`
 /// is, or when the changeset needs an action `opts` does not allow; the system's errno
-/// when the model or a parameter file cannot be read (`ENOENT`); the kernel's when the
-/// table cannot be read. After a rollback: -1 with the failing step's errno.
+/// when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
+/// converger held the lock for the whole wait (the message names its pid); the kernel's
+/// when the table cannot be read. After a rollback: -1 with the failing step's errno;
+/// an undo step that failed too is named in the message ("left changed: ...").
 /// If `changes_out` is not NULL it receives the changeset (each item with its result), to
 /// release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
 /// NULL when no changeset was computed.

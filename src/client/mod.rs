@@ -21,6 +21,7 @@ use crate::model::{
 };
 use crate::wire::ipvs::{self, cmd, cmd_attr, IPVS_GENL_NAME};
 use crate::wire::{ctrl, Request};
+pub(crate) use socket::in_netns;
 use socket::Socket;
 
 /// A connection to the IPVS table of one network namespace.
@@ -90,6 +91,12 @@ impl Handle {
         // the version now so that a handle which opens is one that works.
         let info = handle.info()?;
         Ok((handle, info))
+    }
+
+    /// A new descriptor of the network namespace whose table the handle reaches.
+    pub fn netns(&mut self) -> Result<OwnedFd> {
+        self.ensure_own_socket()?;
+        (self.socket.netns()).map_err(|e| Error::io("asking the socket's network namespace", e))
     }
 
     /// The numeric id of the "IPVS" generic-netlink family.

@@ -506,17 +506,22 @@ fn setsockopt_int(
 }
 
 impl Socket {
-    /// Opens the file `name` of `/proc/net` as the socket's network namespace shows it:
-    /// /proc/net shows the namespace of the thread that opens a file, and an open file
-    /// keeps showing that one.
-    pub fn open_proc_net(&self, name: &str) -> io::Result<std::fs::File> {
+    /// The network namespace the socket was made in (SIOCGSKNS).
+    pub fn netns(&self) -> io::Result<OwnedFd> {
         // SAFETY: SIOCGSKNS takes no argument and returns a new descriptor or -1.
         let ns = unsafe { libc::ioctl(self.sock.as_raw_fd(), libc::SIOCGSKNS as _) };
         if ns < 0 {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: `ns` was just returned to us and is owned by nobody else.
-        let ns = unsafe { OwnedFd::from_raw_fd(ns) };
+        Ok(unsafe { OwnedFd::from_raw_fd(ns) })
+    }
+
+    /// Opens the file `name` of `/proc/net` as the socket's network namespace shows it:
+    /// /proc/net shows the namespace of the thread that opens a file, and an open file
+    /// keeps showing that one.
+    pub fn open_proc_net(&self, name: &str) -> io::Result<std::fs::File> {
+        let ns = self.netns()?;
         let path = format!("/proc/thread-self/net/{name}");
         in_netns(ns.as_fd(), move || std::fs::File::open(path))
             .map_err(|e| io::Error::other(e.to_string()))?
@@ -532,13 +537,26 @@ fn setns(fd: BorrowedFd<'_>) -> io::Result<()> {
     }
 }
 
-/// Runs `f` in network namespace `ns`, on a thread of its own that enters `ns` and ends
-/// with `f`: the calling thread never changes namespace, so it cannot be left in a
-/// foreign one when moving back would fail.
-fn in_netns<T: Send + 'static>(
+/// Whether `ns` is the calling thread's network namespace (same nsfs inode).
+fn is_own_netns(ns: BorrowedFd<'_>) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let theirs = ns.try_clone_to_owned().map(std::fs::File::from);
+    let theirs = theirs.and_then(|file| file.metadata());
+    let ours = std::fs::metadata("/proc/thread-self/ns/net");
+    matches!((theirs, ours), (Ok(a), Ok(b)) if (a.dev(), a.ino()) == (b.dev(), b.ino()))
+}
+
+/// Runs `f` in network namespace `ns`: on the calling thread when that is its namespace
+/// already, else on a thread of its own that enters `ns` and ends with `f`. The calling
+/// thread never changes namespace, so it cannot be left in a foreign one when moving
+/// back would fail.
+pub(crate) fn in_netns<T: Send + 'static>(
     ns: BorrowedFd<'_>,
     f: impl FnOnce() -> io::Result<T> + Send + 'static,
 ) -> Result<io::Result<T>> {
+    if is_own_netns(ns) {
+        return Ok(f());
+    }
     let ns = ns
         .try_clone_to_owned()
         .map_err(|e| Error::io("duplicating the network namespace descriptor", e))?;

@@ -1,5 +1,7 @@
 //! Applying a changeset all-or-nothing: one batch to the kernel, and when a step fails,
-//! the steps done are undone, newest first.
+//! the steps done are undone, newest first. An undo step that finds its object already
+//! as it wants it (a destination to delete gone, a service to re-add there) counts as
+//! done, so a rollback never fails over what someone else did meanwhile.
 
 use super::{Action, Change};
 use crate::client::{Error, Handle, Result};
@@ -15,8 +17,18 @@ pub struct ApplyReport {
     pub outcomes: Vec<Result<()>>,
     /// Whether a failure made the apply undo the changes that had succeeded.
     pub rolled_back: bool,
-    /// Undo steps that failed themselves (the table may then differ from before).
-    pub rollback_failures: Vec<Error>,
+    /// The changes a rollback could not undo: each is left made (the table then differs
+    /// from before by these).
+    pub rollback_failures: Vec<RollbackFailure>,
+}
+
+/// A change the rollback left made.
+#[derive(Debug)]
+pub struct RollbackFailure {
+    /// Its index in [`ApplyReport::changes`].
+    pub change: usize,
+    /// Why the step undoing it failed.
+    pub error: Error,
 }
 
 impl ApplyReport {
@@ -56,27 +68,58 @@ pub fn apply(
     let requests: Vec<Request<'_>> = changes.iter().map(request).collect();
     let outcomes = handle.execute(&requests);
     let failed = outcomes.iter().any(|o| o.is_err());
-    let mut rollback_failures = Vec::new();
-    if failed {
-        let undoing: Vec<Request<'_>> = changes
-            .iter()
-            .zip(&outcomes)
-            .rev()
-            .filter(|(_, outcome)| outcome.is_ok())
-            .flat_map(|(change, _)| undo(change))
-            .collect();
-        rollback_failures = handle
-            .execute(&undoing)
-            .into_iter()
-            .filter_map(|r| r.err())
-            .collect();
-    }
+    let rollback_failures = match failed {
+        true => roll_back(handle, &changes, &outcomes),
+        false => Vec::new(),
+    };
     Ok(ApplyReport {
         changes,
         outcomes,
         rolled_back: failed,
         rollback_failures,
     })
+}
+
+/// Undoes the changes that succeeded, newest first; the ones left made.
+fn roll_back(
+    handle: &mut Handle,
+    changes: &[Change],
+    outcomes: &[Result<()>],
+) -> Vec<RollbackFailure> {
+    let (of_change, undoing): (Vec<usize>, Vec<Request<'_>>) = (0..changes.len())
+        .rev()
+        .filter(|&index| outcomes[index].is_ok())
+        .flat_map(|index| undo(&changes[index]).into_iter().map(move |r| (index, r)))
+        .unzip();
+    let mut failures = Vec::new();
+    // An add that found its object there: settings written over it make it as before.
+    let mut overwrite = Vec::new();
+    for ((request, outcome), change) in undoing.iter().zip(handle.execute(&undoing)).zip(of_change)
+    {
+        let Err(error) = outcome else { continue };
+        match (request, error.errno()) {
+            (Request::DelService(_) | Request::DelDest(..) | Request::DelDaemon(_), errno)
+                if errno == libc::ESRCH || errno == libc::ENOENT => {}
+            (Request::NewService(service), libc::EEXIST) => overwrite.push((
+                change,
+                Request::SetService {
+                    service,
+                    flags_mask: u32::MAX,
+                },
+            )),
+            (Request::NewDest(key, dest), libc::EEXIST) => {
+                overwrite.push((change, Request::SetDest(key, dest)))
+            }
+            _ => failures.push(RollbackFailure { change, error }),
+        }
+    }
+    let (of_change, overwriting): (Vec<usize>, Vec<Request<'_>>) = overwrite.into_iter().unzip();
+    for (outcome, change) in handle.execute(&overwriting).into_iter().zip(of_change) {
+        if let Err(error) = outcome {
+            failures.push(RollbackFailure { change, error });
+        }
+    }
+    failures
 }
 
 /// The kernel request that makes `change`.

@@ -6,11 +6,13 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::workers;
 use super::yaml::{self, ModelErrors, ParamFileError, Params};
 use super::{
-    apply, diff, Action, ApplyRefused, ApplyReport, Change, DesiredTable, DiffOptions, KernelTable,
+    apply, diff, Action, ApplyRefused, ApplyReport, Change, ConvergeLock, DesiredTable,
+    DiffOptions, KernelTable, LockError,
 };
 use crate::client::{Error, Handle};
 
@@ -130,16 +132,21 @@ pub struct ConvergeOptions {
     pub allowed: Vec<Action>,
     /// Compute the changes, make none (the allowed actions are not checked).
     pub dry_run: bool,
+    /// How long an apply waits for another converger of the same namespace to finish
+    /// (see [`ConvergeLock`]); a dry run takes no lock.
+    pub wait: Duration,
 }
 
 impl Default for ConvergeOptions {
-    /// No parameter sources, the whole table owned, every action allowed, not a dry run.
+    /// No parameter sources, the whole table owned, every action allowed, not a dry run,
+    /// [`ConvergeLock::DEFAULT_WAIT`] for another converger.
     fn default() -> ConvergeOptions {
         ConvergeOptions {
             params: ParamSources::default(),
             diff: DiffOptions::default(),
             allowed: Action::ALL.to_vec(),
             dry_run: false,
+            wait: ConvergeLock::DEFAULT_WAIT,
         }
     }
 }
@@ -182,6 +189,10 @@ pub enum ConvergeError {
     /// IPVS is not available, not permitted, or the kernel's table cannot be read.
     #[error("reading the table: {0}")]
     Kernel(#[source] Error),
+    /// Another converger kept the namespace's lock for the whole wait, or the lock could
+    /// not be taken; nothing was changed.
+    #[error(transparent)]
+    Lock(#[from] LockError),
     /// The changeset needs actions that are not allowed; nothing was changed.
     #[error(transparent)]
     Refused(#[from] ApplyRefused),
@@ -202,7 +213,8 @@ impl ConvergeError {
                 .and_then(|cause| cause.downcast_ref::<io::Error>())
                 .and_then(io::Error::raw_os_error)
                 .unwrap_or(libc::EINVAL),
-            ConvergeError::Kernel(e) => e.errno(),
+            ConvergeError::Kernel(e) | ConvergeError::Lock(LockError::Failed(e)) => e.errno(),
+            ConvergeError::Lock(LockError::Busy { .. }) => libc::EBUSY,
             ConvergeError::ModelInvalid { .. } | ConvergeError::Refused(_) => libc::EINVAL,
             ConvergeError::ApplyFailed(report) => report
                 .outcomes
@@ -221,27 +233,33 @@ fn each_line_from(origin: &str, errors: &ModelErrors) -> String {
 fn apply_failure(report: &ApplyReport) -> String {
     let failed = report.outcomes.iter().filter(|o| o.is_err()).count();
     let total = report.outcomes.len();
-    let undo_failures = &report.rollback_failures;
-    if undo_failures.is_empty() {
+    let left = &report.rollback_failures;
+    if left.is_empty() {
         return format!(
             "apply failed ({failed} of {total} changes); the changes made were rolled back"
         );
     }
     let mut text = format!(
-        "apply failed ({failed} of {total} changes); rolling the others back, {} steps \
-         failed too, so the table may differ from before",
-        undo_failures.len()
+        "apply failed ({failed} of {total} changes); the rollback left {} of the changes \
+         made in place, so the table differs from before by:",
+        left.len()
     );
-    for e in undo_failures {
-        text.push_str(&format!("\nrollback step failed: {e}"));
+    for failure in left {
+        let change = &report.changes[failure.change];
+        text.push_str(&format!(
+            "\nleft changed: {change} (undoing it failed: {})",
+            failure.error
+        ));
     }
     text
 }
 
 /// Makes the kernel's table on `handle` match `model`: resolves the parameter sources
 /// `options` enables and reads the model (in this thread), parses the model on a second
-/// thread while this one reads the kernel's table, diffs, and unless a dry run applies all
-/// or nothing. When both the model and the table fail, the model's errors are reported.
+/// thread while this one takes the namespace's [`ConvergeLock`] (unless a dry run) and
+/// reads the kernel's table, diffs, and unless a dry run applies all or nothing, the lock
+/// held until the apply and any rollback are done. When both the model and the table (or
+/// the lock) fail, the model's errors are reported.
 ///
 /// The parser's thread is joined before the call returns, also when a panic unwinds
 /// (daemons fork after a call); with no thread to spare, the model is parsed after the
@@ -254,14 +272,22 @@ pub fn converge(
     let params = options.params.resolve()?;
     let text = model.text()?;
     let parse = |_| yaml::parse(&text, &params);
-    let (mut parsed, current) = workers::in_parallel(1, &parse, || KernelTable::read(handle));
+    let locked_read = || -> Result<_, ConvergeError> {
+        let lock = match options.dry_run {
+            true => None,
+            false => Some(ConvergeLock::acquire(handle, options.wait)?),
+        };
+        let table = KernelTable::read(handle).map_err(ConvergeError::Kernel)?;
+        Ok((lock, table))
+    };
+    let (mut parsed, current) = workers::in_parallel(1, &parse, locked_read);
     let parsed = parsed.pop().expect("one parse");
     drop((text, params));
     let desired = parsed.map_err(|errors| ConvergeError::ModelInvalid {
         origin: model.origin(),
         errors,
     })?;
-    let current = current.map_err(ConvergeError::Kernel)?;
+    let (_lock, current) = current?;
     let changes = diff(&desired, &current, &options.diff);
     // The changes own what they need: free both tables before applying.
     drop((desired, current));

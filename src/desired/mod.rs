@@ -6,25 +6,28 @@
 //! `change.rs` names the steps ([`Change`], [`Action`]), `diff.rs` computes them
 //! ([`diff`]) and `apply.rs` makes them or undoes them all ([`apply`]). `converge.rs` is
 //! the pipeline every front end runs ([`converge`]), with the rule for parameter sources
-//! ([`ParamSources`]).
+//! ([`ParamSources`]); `lock.rs` lets one converger at a time work on a namespace
+//! ([`ConvergeLock`]).
 
 mod apply;
 mod change;
 mod converge;
 mod diff;
 mod kernel_table;
+mod lock;
 mod names;
 mod scope;
 mod workers;
 pub mod yaml;
 
-pub use self::apply::{apply, ApplyRefused, ApplyReport};
+pub use self::apply::{apply, ApplyRefused, ApplyReport, RollbackFailure};
 pub use self::change::{Action, Change};
 pub use self::converge::{
     converge, ConvergeError, ConvergeOptions, Converged, ModelSource, ParamSources,
 };
 pub use self::diff::{diff, DiffOptions};
 pub use self::kernel_table::KernelTable;
+pub use self::lock::{ConvergeLock, LockError, LOCK_NAME};
 pub use self::scope::ScopeRule;
 
 use crate::model::{Daemon, Destination, Service, Timeouts};

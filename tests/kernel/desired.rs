@@ -442,3 +442,131 @@ fn a_large_model_against_an_empty_and_an_identical_table() {
         );
     }
 }
+
+/// Changesets whose rollback meets objects that were changed behind its back: here by the
+/// changeset itself (a service deleted after one of its destinations was added or
+/// deleted), as another writer could between the apply and its rollback.
+mod rollback_meets_a_changed_table {
+    use super::*;
+    use ipvsrs::desired::ConvergeError;
+
+    /// A change that fails: a destination with a multicast address (EINVAL).
+    fn poison() -> Change {
+        Change::AddDest {
+            service: Arc::new(Service::new(tcp("10.0.0.9"), "rr")),
+            dest: Destination::new(ip("224.0.0.1"), 80, Forward::Route),
+        }
+    }
+
+    fn weighted(addr: &str, weight: i32) -> Destination {
+        dest(addr, weight, DestState::Active).dest
+    }
+
+    fn table_with(h: &mut Handle, service: &Arc<Service>, dests: &[Destination]) {
+        h.add_service(service).unwrap();
+        for d in dests {
+            h.add_dest(&service.key, d).unwrap();
+        }
+    }
+
+    #[test]
+    #[ignore = "needs an IPVS kernel: make test-kernel"]
+    fn an_undo_whose_object_is_gone_already_counts_as_done() {
+        let ns = Netns::new();
+        let mut h = ns.handle();
+        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
+        let kept = weighted("10.1.0.2", 2);
+        table_with(&mut h, &s, std::slice::from_ref(&kept));
+        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
+        let before = snapshot(&mut h);
+        let added = weighted("10.1.0.1", 1);
+        let changes = vec![
+            Change::AddDest {
+                service: s.clone(),
+                dest: added,
+            },
+            // Deletes the destination just added too; its undo re-adds only `kept`, so
+            // the added one's undo finds it gone.
+            Change::DelService {
+                service: s.clone(),
+                dests: vec![kept],
+            },
+            poison(),
+        ];
+        let report = apply(&mut h, changes, &Action::ALL).unwrap();
+        assert!(report.rolled_back);
+        assert!(
+            report.rollback_failures.is_empty(),
+            "{:?}",
+            report.rollback_failures
+        );
+        assert_eq!(snapshot(&mut h), before);
+    }
+
+    #[test]
+    #[ignore = "needs an IPVS kernel: make test-kernel"]
+    fn an_undo_whose_object_is_back_already_writes_its_settings() {
+        let ns = Netns::new();
+        let mut h = ns.handle();
+        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
+        let (d, e) = (weighted("10.1.0.1", 5), weighted("10.1.0.2", 2));
+        table_with(&mut h, &s, &[d.clone(), e.clone()]);
+        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
+        let before = snapshot(&mut h);
+        let changes = vec![
+            Change::DelDest {
+                service: s.clone(),
+                dest: d,
+            },
+            // Its undo re-adds `d`, at another weight, before `d`'s own undo re-adds it.
+            Change::DelService {
+                service: s.clone(),
+                dests: vec![weighted("10.1.0.1", 7), e],
+            },
+            poison(),
+        ];
+        let report = apply(&mut h, changes, &Action::ALL).unwrap();
+        assert!(report.rolled_back);
+        assert!(
+            report.rollback_failures.is_empty(),
+            "{:?}",
+            report.rollback_failures
+        );
+        assert_eq!(snapshot(&mut h), before, "weight 5 written over the 7");
+    }
+
+    #[test]
+    #[ignore = "needs an IPVS kernel: make test-kernel"]
+    fn an_undo_that_fails_names_the_change_left_made() {
+        let ns = Netns::new();
+        let mut h = ns.handle();
+        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
+        let d = weighted("10.1.0.1", 5);
+        table_with(&mut h, &s, std::slice::from_ref(&d));
+        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
+        let changes = vec![
+            Change::UpdateDest {
+                service: s.clone(),
+                from: d,
+                to: weighted("10.1.0.1", 9),
+            },
+            // Its undo re-adds the service without `d`: the weight cannot be put back.
+            Change::DelService {
+                service: s.clone(),
+                dests: vec![],
+            },
+            poison(),
+        ];
+        let updated = changes[0].to_string();
+        let report = apply(&mut h, changes, &Action::ALL).unwrap();
+        assert!(report.rolled_back);
+        let left: Vec<usize> = report.rollback_failures.iter().map(|f| f.change).collect();
+        assert_eq!(left, [0]);
+        assert_eq!(report.rollback_failures[0].error.errno(), libc::ENOENT);
+        let message = ConvergeError::ApplyFailed(report).to_string();
+        assert!(
+            message.contains(&format!("\nleft changed: {updated} (undoing it failed: ")),
+            "{message}"
+        );
+    }
+}

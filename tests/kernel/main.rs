@@ -9,6 +9,7 @@ mod cli;
 mod config;
 mod connections;
 mod converge;
+mod convergers;
 mod daemon;
 mod dataplane;
 mod desired;

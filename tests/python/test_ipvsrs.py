@@ -217,9 +217,10 @@ class StructLayout(unittest.TestCase):
     def test_changeset_types_match_the_c_header(self):
         # layout.c does not cover these; cc's sizeof and offsetof on include/ipvsrs.h
         # (x86_64) gave them.
-        self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_apply_options), 32)
+        self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_apply_options), 40)
         self.assertEqual(ipvsrs.ipvsrs_apply_options.scope.offset, 16)
         self.assertEqual(ipvsrs.ipvsrs_apply_options.params_files.offset, 24)
+        self.assertEqual(ipvsrs.ipvsrs_apply_options.wait_ms.offset, 32)
         self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_change), 224)
         self.assertEqual(ipvsrs.ipvsrs_change.dest.offset, 88)
         self.assertEqual(ipvsrs.ipvsrs_change.daemon.offset, 152)

@@ -3,16 +3,19 @@
 //! a test checks.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ipvsrs::model::{DestKey, ServiceKey};
 
 pub const EXIT_CODES: &str = "\
 Exit codes:
-  0 success          1 a kernel change failed (apply rolled back), or stdout failed
+  0 success          1 a kernel change failed (apply rolled back), or stdout failed;
+                       diff --exit-code: the kernel differs from the model
   2 usage error      3 model or parameters (file, URL) unreadable or invalid
   4 IPVS not available, no permission, or the table cannot be read
-  5 refused by --allowed-actions";
+  5 refused by --allowed-actions
+  6 apply: another converger held the namespace's lock for the whole --wait";
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +70,10 @@ pub enum Command {
         /// e.g. 'would apply 3 changes: 1 add-service, 2 add-destination' (or 'no changes')
         #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
         format: DiffFormat,
+        /// Exit 1 when the kernel differs from the model, 0 when it matches (as git diff
+        /// --exit-code), for monitoring drift
+        #[arg(long)]
+        exit_code: bool,
     },
     /// Make the kernel match the model, all or nothing
     Apply {
@@ -86,6 +93,11 @@ pub enum Command {
         /// it one summary line ('applied 3 changes: ...'), and on failure the failed steps
         #[arg(short, long)]
         verbose: bool,
+        /// How long to wait while another apply (any program's, in this network
+        /// namespace) holds the namespace's lock, then give up with exit 6; 0: give up
+        /// at once
+        #[arg(long, value_name = "SECONDS", default_value = "10", value_parser = seconds)]
+        wait: Duration,
     },
     /// The kernel's table as a model
     Get,
@@ -163,4 +175,12 @@ pub enum DiffFormat {
 pub enum MetricsFormat {
     Influx,
     Prometheus,
+}
+
+/// A number of seconds, fractions allowed: 0, 2.5, 30.
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{text:?} is not a number of seconds (0 or more)"))
 }

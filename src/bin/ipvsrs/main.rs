@@ -8,6 +8,9 @@
 //! - 3: the model or a parameter file cannot be read or is invalid
 //! - 4: IPVS not available, no permission, or the kernel table cannot be read
 //! - 5: `apply` refused: the changeset needs actions `--allowed-actions` does not allow
+//! - 6: `apply` gave up: another converger held the namespace's lock for all of `--wait`
+//!
+//! `diff --exit-code` exits 1 when the kernel differs from the model (git's convention).
 
 mod changeset_yaml;
 mod cli;
@@ -24,7 +27,7 @@ use clap::{CommandFactory, Parser};
 use ipvsrs::desired::yaml::to_yaml;
 use ipvsrs::desired::{
     converge, Action, ApplyReport, Change, ConvergeError, ConvergeOptions, Converged, DiffOptions,
-    KernelTable, ModelSource, ParamSources, ScopeRule,
+    KernelTable, LockError, ModelSource, ParamSources, ScopeRule,
 };
 use ipvsrs::metrics::{self, Scrape};
 use ipvsrs::model::{DestKey, ServiceKey};
@@ -59,6 +62,9 @@ const USAGE_ERROR: u8 = 2;
 const INVALID_MODEL: u8 = 3;
 const KERNEL: u8 = 4;
 const REFUSED: u8 = 5;
+const BUSY: u8 = 6;
+/// `diff --exit-code`: the kernel differs from the model.
+const DIFFERS: u8 = 1;
 
 /// Big enough that a changeset of 110,000 lines takes a few hundred writes.
 const OUTPUT_BUFFER: usize = 64 * 1024;
@@ -119,20 +125,27 @@ fn run(cli: Cli, out: &mut impl Write) -> Result<(), Failure> {
             model,
             diff,
             format,
-        } => show_diff(
-            out,
-            &converge_options(global, diff, "*", true)?,
-            model,
-            *format,
-        ),
+            exit_code,
+        } => {
+            let options = converge_options(global, diff, "*", true)?;
+            let changes = show_diff(out, &options, model, *format)?;
+            match *exit_code && changes > 0 {
+                true => Err(fail(DIFFERS, "")),
+                false => Ok(()),
+            }
+        }
         Command::Apply {
             model,
             diff,
             allowed_actions,
             dry_run,
             verbose,
+            wait,
         } => {
-            let options = converge_options(global, diff, allowed_actions, *dry_run)?;
+            let options = ConvergeOptions {
+                wait: *wait,
+                ..converge_options(global, diff, allowed_actions, *dry_run)?
+            };
             run_apply(out, &options, model, *verbose)
         }
         Command::Get => get(out),
@@ -224,6 +237,7 @@ fn converge_options(
         },
         allowed,
         dry_run,
+        ..ConvergeOptions::default()
     })
 }
 
@@ -236,6 +250,8 @@ fn converge_failure(e: ConvergeError) -> Failure {
         | ConvergeError::Params(_) => INVALID_MODEL,
         ConvergeError::Kernel(_) => KERNEL,
         ConvergeError::Refused(_) => REFUSED,
+        ConvergeError::Lock(LockError::Busy { .. }) => BUSY,
+        ConvergeError::Lock(LockError::Failed(_)) => KERNEL,
         ConvergeError::ApplyFailed(_) => APPLY_FAILED,
     };
     fail(code, e.to_string())
@@ -274,12 +290,13 @@ fn validate(global: &Global, model: &Model) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Writes the changes; how many there are.
 fn show_diff(
     out: &mut impl Write,
     options: &ConvergeOptions,
     model: &Model,
     format: DiffFormat,
-) -> Result<(), Failure> {
+) -> Result<usize, Failure> {
     let changes = converge(&mut open()?, model_source(model), options)
         .map(Converged::into_changes)
         .map_err(converge_failure)?;
@@ -292,7 +309,7 @@ fn show_diff(
             }
         }
     }
-    Ok(())
+    Ok(changes.len())
 }
 
 /// "applied 3 changes: 1 add-service, 2 add-destination" (with `verb` "applied"), the
@@ -457,11 +474,25 @@ mod tests {
     }
 
     #[test]
+    fn the_manual_names_the_lock() {
+        let name = format!("@{}", ipvsrs::desired::LOCK_NAME);
+        assert!(manual().contains(&format!(".I {name}\n")), "{name}");
+        assert!(include_str!("../../../README.md").contains(&format!("`{name}`")));
+    }
+
+    #[test]
     fn the_manual_gives_every_exit_code() {
         let manual = manual();
         let status = &manual[manual.find(".SH EXIT STATUS").unwrap()..];
         let status = &status[..status[1..].find(".SH").unwrap()];
-        for code in [APPLY_FAILED, USAGE_ERROR, INVALID_MODEL, KERNEL, REFUSED] {
+        for code in [
+            APPLY_FAILED,
+            USAGE_ERROR,
+            INVALID_MODEL,
+            KERNEL,
+            REFUSED,
+            BUSY,
+        ] {
             assert!(status.contains(&format!(".TP\n.B {code}\n")), "exit {code}");
         }
     }
