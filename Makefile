@@ -15,7 +15,7 @@ FUZZ_RUNS ?= -1
 # The fuzzed code is safe Rust (the YAML parser forbids unsafe code): without
 # AddressSanitizer it runs about 4 times as many inputs. FUZZ_SANITIZER=address for it.
 FUZZ_SANITIZER ?= none
-FUZZ_TARGETS := yaml_model model_roundtrip grammars netlink_replies
+FUZZ_TARGETS := yaml_model model_roundtrip grammars netlink_replies model_cache
 # Table size of make bench: services and destinations per service; runs of each row.
 BENCH_ARGS ?= 10000 10
 BENCH_RUNS ?= 3
@@ -144,7 +144,7 @@ fuzz:
 	for t in $(FUZZ_TARGETS); do \
 	    mkdir -p target/fuzz-corpus/$$t || exit 1; \
 	    seeds=; case $$t in netlink_replies) seeds=tests/data/replies ;; \
-	        yaml_model|model_roundtrip) seeds=tests/data/models ;; esac; \
+	        yaml_model|model_roundtrip|model_cache) seeds=tests/data/models ;; esac; \
 	    $(CARGO) +nightly fuzz run -s $(FUZZ_SANITIZER) $$t target/fuzz-corpus/$$t $$seeds -- \
 	        -max_total_time=$(FUZZ_TIME) -runs=$(FUZZ_RUNS) -max_len=4096 \
 	        -print_final_stats=1 || exit 1; \

@@ -21,5 +21,6 @@ pub mod metrics;
 pub mod model;
 /// cbindgen:ignore
 pub mod wire;
+mod workers;
 
 pub use client::{Error, Handle, Result};

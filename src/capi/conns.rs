@@ -132,9 +132,8 @@ impl Live for ipvsrs_conn_iter {
 #[no_mangle]
 pub extern "C" fn ipvsrs_conns(h: *mut ipvsrs_handle) -> *mut ipvsrs_conn_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut handle| {
-            let entries = handle
-                .connections()?
+        pointer(lock(h).and_then(|mut c| {
+            let entries = (c.handle.connections()?)
                 .iter()
                 .map(ipvsrs_conn::try_from)
                 .collect::<Result<Vec<_>, _>>()

@@ -8,14 +8,14 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::handle::{ipvsrs_handle, on_handle};
+use super::handle::{ipvsrs_handle, on_connection};
 use super::iter::Snapshot;
 use super::live::{self, Live};
 use super::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
 use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
 use crate::desired::{
-    converge, Action, ApplyReport, Change, ConvergeError, ConvergeLock, ConvergeOptions, Converged,
-    DiffOptions, ModelSource, ParamSources, ScopeRule,
+    converge_cached, Action, ApplyReport, Change, ConvergeError, ConvergeLock, ConvergeOptions,
+    Converged, DiffOptions, ModelSource, ParamSources, ScopeRule,
 };
 
 /// `model` is a file path, not YAML text.
@@ -328,7 +328,15 @@ unsafe fn run(
     // SAFETY: the caller's promise.
     let (model, mut options) = unsafe { read_request(model, opts) }?;
     options.dry_run |= dry_run;
-    match on_handle(h, |handle| Ok(converge(handle, model, &options)))? {
+    let converged = on_connection(h, |c| {
+        Ok(converge_cached(
+            &mut c.handle,
+            &mut c.models,
+            model,
+            &options,
+        ))
+    })?;
+    match converged {
         Ok(Converged::Planned(changes)) => {
             Ok(changeset(changes.into_iter().map(|c| (c, NOT_RUN)), false))
         }
@@ -368,6 +376,11 @@ unsafe fn run(
 /// If `changes_out` is not NULL it receives the changeset (each item with its result), to
 /// release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
 /// NULL when no changeset was computed.
+///
+/// The handle (or the libipvs connection) keeps what it read of the last model applied
+/// through it: the next call reads again only the services whose text, or the values of
+/// the parameters they use, changed (the result is the same as reading it all; a model
+/// with an error is read whole, for the usual messages). The table is read every time.
 ///
 /// Thread-safe. The handle (or the libipvs connection) is locked for the whole call. The
 /// model is parsed on a second thread while the table is read; that thread ends before

@@ -13,6 +13,7 @@ use super::types::{
 };
 use super::{arg, arg_mut, boundary, or_fail, pointer, status, CError};
 use crate::client::Handle;
+use crate::desired::yaml::ModelCache;
 use crate::model::DaemonRole;
 
 /// A connection to the IPVS table of one network namespace. Open with `ipvsrs_open`,
@@ -20,7 +21,23 @@ use crate::model::DaemonRole;
 /// serialised. After `fork()`, the child may keep using it (it reconnects on first use),
 /// provided no other thread of the parent was inside a call on it at the fork.
 pub struct ipvsrs_handle {
-    inner: Mutex<Handle>,
+    inner: Mutex<Connection>,
+}
+
+/// A connection to a table, as a C caller holds one (a handle, or the libipvs one).
+pub(crate) struct Connection {
+    pub handle: Handle,
+    /// What `ipvs_apply_yaml` read of the last model applied through it.
+    pub models: ModelCache,
+}
+
+impl From<Handle> for Connection {
+    fn from(handle: Handle) -> Connection {
+        Connection {
+            handle,
+            models: ModelCache::new(),
+        }
+    }
 }
 
 impl Live for ipvsrs_handle {
@@ -33,12 +50,12 @@ pub(crate) fn with_handle(
     h: *const ipvsrs_handle,
     f: impl FnOnce(&mut Handle) -> Result<(), CError>,
 ) -> c_int {
-    status(lock(h).and_then(|mut handle| f(&mut handle)))
+    status(lock(h).and_then(|mut c| f(&mut c.handle)))
 }
 
 pub(crate) fn lock<'a>(
     h: *const ipvsrs_handle,
-) -> Result<std::sync::MutexGuard<'a, Handle>, CError> {
+) -> Result<std::sync::MutexGuard<'a, Connection>, CError> {
     // SAFETY: a handle locks inside, so shared use from several threads is sound.
     let h = unsafe { live::get(h) }?;
     // A panic while locked was caught at the boundary; the handle itself is still sound.
@@ -53,8 +70,16 @@ pub(crate) fn on_handle<T>(
     h: *mut ipvsrs_handle,
     f: impl FnOnce(&mut Handle) -> Result<T, CError>,
 ) -> Result<T, CError> {
+    on_connection(h, |c| f(&mut c.handle))
+}
+
+/// [`on_handle`] with the connection's model cache too.
+pub(crate) fn on_connection<T>(
+    h: *mut ipvsrs_handle,
+    f: impl FnOnce(&mut Connection) -> Result<T, CError>,
+) -> Result<T, CError> {
     if h.is_null() {
-        super::libipvs::default_handle::with_default(f)
+        super::libipvs::default_handle::with_connection(f)
     } else {
         f(&mut *lock(h)?)
     }
@@ -62,7 +87,7 @@ pub(crate) fn on_handle<T>(
 
 fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
     Ok(live::give(ipvsrs_handle {
-        inner: Mutex::new(handle?),
+        inner: Mutex::new(handle?.into()),
     }))
 }
 

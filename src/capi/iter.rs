@@ -58,8 +58,8 @@ impl Live for ipvsrs_dest_iter {
 #[no_mangle]
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut handle| {
-            let entries = handle.services_as::<ip_vs_service_entry>()?;
+        pointer(lock(h).and_then(|mut c| {
+            let entries = c.handle.services_as::<ip_vs_service_entry>()?;
             Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
     })
@@ -74,11 +74,10 @@ pub extern "C" fn ipvsrs_dests(
     svc: *const ipvs_service_entry_t,
 ) -> *mut ipvsrs_dest_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut handle| {
+        pointer(lock(h).and_then(|mut c| {
             // SAFETY: NULL or a valid service entry.
             let key = unsafe { arg(svc, "svc") }?.key()?;
-            let entries = handle
-                .dests(&key)?
+            let entries = (c.handle.dests(&key)?)
                 .iter()
                 .map(ip_vs_dest_entry::from)
                 .collect();

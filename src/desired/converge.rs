@@ -6,15 +6,16 @@
 use std::borrow::Cow;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use super::workers;
-use super::yaml::{self, ModelErrors, ParamFileError, Params};
+use super::yaml::{self, ModelCache, ModelErrors, ParamFileError, Params};
 use super::{
     apply, diff, Action, ApplyRefused, ApplyReport, Change, ConvergeLock, DesiredTable,
     DiffOptions, KernelTable, LockError,
 };
 use crate::client::{Error, Handle};
+use crate::workers;
 
 /// Where the model comes from.
 #[derive(Clone, Copy, Debug)]
@@ -269,9 +270,39 @@ pub fn converge(
     model: ModelSource<'_>,
     options: &ConvergeOptions,
 ) -> Result<Converged, ConvergeError> {
+    converge_with(handle, None, model, options)
+}
+
+/// [`converge`] for a caller that converges again and again: `cache` keeps what it read
+/// of its last model, and only the services whose text or parameter values changed since
+/// are read again ([`yaml::parse_cached`]); the result is the same. The table is read
+/// whole every time, so a change made behind the caller's back is seen.
+pub fn converge_cached(
+    handle: &mut Handle,
+    cache: &mut ModelCache,
+    model: ModelSource<'_>,
+    options: &ConvergeOptions,
+) -> Result<Converged, ConvergeError> {
+    converge_with(handle, Some(cache), model, options)
+}
+
+fn converge_with(
+    handle: &mut Handle,
+    cache: Option<&mut ModelCache>,
+    model: ModelSource<'_>,
+    options: &ConvergeOptions,
+) -> Result<Converged, ConvergeError> {
     let params = options.params.resolve()?;
     let text = model.text()?;
-    let parse = |_| yaml::parse(&text, &params);
+    let cache = Mutex::new(cache);
+    let parse = |_| match cache
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .as_deref_mut()
+    {
+        Some(cache) => yaml::parse_cached(&text, &params, cache),
+        None => yaml::parse(&text, &params),
+    };
     let locked_read = || -> Result<_, ConvergeError> {
         let lock = match options.dry_run {
             true => None,

@@ -17,13 +17,12 @@ mod kernel_table;
 mod lock;
 mod names;
 mod scope;
-mod workers;
 pub mod yaml;
 
 pub use self::apply::{apply, ApplyRefused, ApplyReport, RollbackFailure};
 pub use self::change::{Action, Change};
 pub use self::converge::{
-    converge, ConvergeError, ConvergeOptions, Converged, ModelSource, ParamSources,
+    converge, converge_cached, ConvergeError, ConvergeOptions, Converged, ModelSource, ParamSources,
 };
 pub use self::diff::{diff, DiffOptions};
 pub use self::kernel_table::KernelTable;

@@ -507,3 +507,51 @@ fn an_apply_killed_at_any_moment_is_repaired_by_the_next() {
         stage("update", updated)
     );
 }
+
+/// A long-lived converger keeps what it read of its last model: each apply makes exactly
+/// the changes a converger without the cache plans, and leaves nothing for one to do.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_cached_converger_applies_what_an_uncached_one_would() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let mut cache = ipvsrs::desired::yaml::ModelCache::new();
+    let mut fresh = ns.handle();
+    let base = model(300, 3, 0);
+    let steps = [
+        ("build", base.clone()),
+        ("unchanged", base.clone()),
+        ("the other model", model(300, 3, 1)),
+        ("back", base.clone()),
+        ("one weight", base.replacen("weight: 1 ", "weight: 9 ", 1)),
+        (
+            "a service added at the top",
+            base.replacen(
+                "services:\n",
+                "services:\n  - address: udp://10.1.200.1:53\n",
+                1,
+            ),
+        ),
+        ("defaults", format!("defaults: {{ sched: rr }}\n{base}")),
+    ];
+    let dry_run = ConvergeOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    for (step, text) in steps {
+        let model = ModelSource::Text(&text);
+        let planned = converge(&mut fresh, model, &dry_run)
+            .unwrap()
+            .into_changes();
+        let options = ConvergeOptions::default();
+        let made = ipvsrs::desired::converge_cached(&mut h, &mut cache, model, &options)
+            .unwrap_or_else(|e| panic!("{step}: {e}"))
+            .into_changes();
+        assert_eq!(made, planned, "{step}");
+        let left = converge(&mut fresh, model, &dry_run)
+            .unwrap()
+            .into_changes();
+        assert_eq!(left, [], "{step}");
+        assert_eq!(cache.len(), parsed(&text).services.len(), "{step}");
+    }
+}

@@ -1,11 +1,12 @@
 //! libipvs's global state as one process-wide handle behind a lock that survives `fork()`
 //! (the handle reopens its socket in the child).
 
+use crate::capi::handle::Connection;
 use crate::capi::process_lock::ProcessLock;
 use crate::capi::CError;
 use crate::client::Handle;
 
-static DEFAULT: ProcessLock<Option<Handle>> = ProcessLock::new(None, lock, unlock);
+static DEFAULT: ProcessLock<Option<Connection>> = ProcessLock::new(None, lock, unlock);
 
 extern "C" fn lock() {
     DEFAULT.lock();
@@ -20,16 +21,23 @@ pub fn reopen() -> Result<crate::model::Info, CError> {
     DEFAULT.with(|slot| {
         *slot = None;
         let (handle, info) = Handle::open_with_info()?;
-        *slot = Some(handle);
+        *slot = Some(handle.into());
         Ok(info)
     })
 }
 
 /// Runs `f` on the default handle, opening it first if `ipvs_init` has not.
 pub fn with_default<T>(f: impl FnOnce(&mut Handle) -> Result<T, CError>) -> Result<T, CError> {
+    with_connection(|c| f(&mut c.handle))
+}
+
+/// [`with_default`] with the connection's model cache too.
+pub fn with_connection<T>(
+    f: impl FnOnce(&mut Connection) -> Result<T, CError>,
+) -> Result<T, CError> {
     DEFAULT.with(|slot| {
         if slot.is_none() {
-            *slot = Some(Handle::open()?);
+            *slot = Some(Handle::open()?.into());
         }
         f(slot.as_mut().expect("opened above"))
     })

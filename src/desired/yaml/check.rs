@@ -4,24 +4,25 @@
 //! the whole document is read (a model may write `defaults` after `services`).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::RangeInclusive;
+use std::sync::Mutex;
 
 use super::params::{self, ParamSource};
 use super::reader::{Fatal, Item, Kind, Mark, Node, Reader, Resolved};
-use super::split::Split;
+use super::split::{Piece, Split};
 use super::Limits;
 use crate::desired::names::{
     Flag, CHECKSUMS, ENGINES, FLAGS, FORWARDS, ROLES, SCHEDULERS, STATES, TUNNEL_TYPES,
 };
-use crate::desired::workers;
 use crate::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use crate::model::{
     Daemon, DestAddress, Destination, Family, Forward, Protocol, Service, ServiceAddress,
     ServiceFlags, ServiceKey, Timeouts, Tunnel, TunnelFlags, TunnelType,
 };
+use crate::workers;
 
 /// ipvsctl's default scheduler.
 const DEFAULT_SCHEDULER: &str = "rr";
@@ -73,7 +74,26 @@ pub(super) fn check_split(
     params: &dyn ParamSource,
     limits: &Limits,
 ) -> Option<DesiredTable> {
-    let mut reader = Reader::new(split.head, limits);
+    let pieces: Vec<&Piece<'_>> = split.pieces.iter().collect();
+    let read_piece = |index: usize| read_services(pieces[index], params, limits);
+    let others = |index: usize| read_piece(index + 1);
+    let (others, first) = workers::in_parallel(pieces.len() - 1, &others, || read_piece(0));
+    let mut records = first?;
+    for piece in others {
+        records.extend(piece?);
+    }
+    finish_split(split.head, params, limits, records)
+}
+
+/// Reads the head of a cut model, then finishes `records`, its services in order, with
+/// its defaults: the table, or `None` on any problem (as [`check_split`]).
+fn finish_split(
+    head: &str,
+    params: &dyn ParamSource,
+    limits: &Limits,
+    records: Vec<ServiceRecord>,
+) -> Option<DesiredTable> {
+    let mut reader = Reader::new(head, limits);
     let mut head = Walker {
         reader: &mut reader,
         params,
@@ -86,33 +106,194 @@ pub(super) fn check_split(
         return None;
     }
     head.reader.finish().ok()?;
-    // A piece's list is one level less deep than in the model (under its top mapping).
-    let piece_limits = Limits {
-        max_depth: limits.max_depth.checked_sub(1)?,
-        ..limits.clone()
-    };
-    let read_piece = |index: usize| {
-        let piece = &split.pieces[index];
-        let mut reader = Reader::new(piece.text, &piece_limits).starting_at_line(piece.first_line);
-        let mut walker = Walker {
-            reader: &mut reader,
-            params,
-            problems: Vec::new(),
-        };
-        let list = walker.reader.document().ok()??;
-        let records = walker.services(list).ok()?;
-        let clean = walker.problems.is_empty();
-        (reader.finish().is_ok() && clean).then_some(records)
-    };
-    let others = |index: usize| read_piece(index + 1);
-    let (others, first) = workers::in_parallel(split.pieces.len() - 1, &others, || read_piece(0));
-    let mut records = first?;
-    for piece in others {
-        records.extend(piece?);
-    }
     let mut table = sections.table;
     table.services = head.finish_services(records, &sections.defaults);
     head.problems.is_empty().then_some(table)
+}
+
+/// A piece's list is one level less deep than in the model (under its top mapping).
+fn piece_limits(limits: &Limits) -> Option<Limits> {
+    Some(Limits {
+        max_depth: limits.max_depth.checked_sub(1)?,
+        ..limits.clone()
+    })
+}
+
+/// The services of a piece of a cut model, or `None` on any problem.
+fn read_services(
+    piece: &Piece<'_>,
+    params: &dyn ParamSource,
+    limits: &Limits,
+) -> Option<Vec<ServiceRecord>> {
+    let limits = piece_limits(limits)?;
+    let mut reader = Reader::new(piece.text, &limits).starting_at_line(piece.first_line);
+    let mut walker = Walker {
+        reader: &mut reader,
+        params,
+        problems: Vec::new(),
+    };
+    let list = walker.reader.document().ok()??;
+    let records = walker.services(list).ok()?;
+    let clean = walker.problems.is_empty();
+    (reader.finish().is_ok() && clean).then_some(records)
+}
+
+/// A service read from its own text: its record, and each parameter its reading looked
+/// up, with the value it got (`None`: unknown), so that a later reading of the same text
+/// can tell whether it would read the same.
+#[derive(Clone)]
+pub(super) struct ReadService {
+    pub(super) record: ServiceRecord,
+    pub(super) lookups: Vec<(String, Option<String>)>,
+}
+
+impl ReadService {
+    /// Whether each parameter it used still has the value it had.
+    pub(super) fn resolves_alike(&self, params: &dyn ParamSource) -> bool {
+        (self.lookups.iter()).all(|(name, value)| params.lookup(name) == *value)
+    }
+}
+
+/// Counts the lookups a reading makes, and the values they got.
+struct Recorder<'p> {
+    params: &'p dyn ParamSource,
+    seen: Mutex<Vec<(String, Option<String>)>>,
+}
+
+impl ParamSource for Recorder<'_> {
+    fn lookup(&self, name: &str) -> Option<String> {
+        let value = self.params.lookup(name);
+        let mut seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.push((name.to_owned(), value.clone()));
+        value
+    }
+}
+
+impl Recorder<'_> {
+    fn count(&self) -> usize {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+}
+
+/// Reads the services of a piece, each with the lookups made while reading it.
+fn read_services_noting_lookups(
+    piece: &Piece<'_>,
+    params: &dyn ParamSource,
+    limits: &Limits,
+) -> Option<Vec<ReadService>> {
+    let limits = piece_limits(limits)?;
+    let recorder = Recorder {
+        params,
+        seen: Mutex::new(Vec::new()),
+    };
+    let mut reader = Reader::new(piece.text, &limits).starting_at_line(piece.first_line);
+    let mut walker = Walker {
+        reader: &mut reader,
+        params: &recorder,
+        problems: Vec::new(),
+    };
+    let list = walker.reader.document().ok()??;
+    let mut read = Vec::new();
+    let ok = walker.items(list, "services", |w, item| {
+        let before = recorder.count();
+        if let Some(record) = w.service(item)? {
+            read.push((record, before..recorder.count()));
+        }
+        Ok(())
+    });
+    let clean = ok.is_ok() && walker.problems.is_empty() && reader.finish().is_ok();
+    let seen = recorder
+        .seen
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner());
+    let services = read.into_iter().map(|(record, range)| {
+        let distinct: BTreeMap<&String, &Option<String>> = seen[range]
+            .iter()
+            .map(|(name, value)| (name, value))
+            .collect();
+        let lookups = distinct
+            .into_iter()
+            .map(|(name, value)| (name.clone(), value.clone()))
+            .collect();
+        ReadService { record, lookups }
+    });
+    clean.then(|| services.collect())
+}
+
+/// [`check_split`] of a model cut at every service (`items`, one piece each), where
+/// `known` has, for some of them, the reading of the same text from before: those are
+/// taken as they are, the others read (runs of them as one piece, spread over threads
+/// when they are many). The table, and each service's reading in order; `None` on any
+/// problem (as [`check_split`]). The caller checked that each known reading
+/// [resolves alike](ReadService::resolves_alike).
+pub(super) fn check_items(
+    text: &str,
+    items: &Split<'_>,
+    params: &dyn ParamSource,
+    limits: &Limits,
+    mut known: Vec<Option<ReadService>>,
+) -> Option<(DesiredTable, Vec<ReadService>)> {
+    let pieces = &items.pieces;
+    // Runs of consecutive services to read, each as one piece: (first item, count).
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let target = run_bytes(items, &known);
+    for index in (0..pieces.len()).filter(|&index| known[index].is_none()) {
+        match runs.last_mut() {
+            Some((first, count))
+                if *first + *count == index && pieces[index].at - pieces[*first].at < target =>
+            {
+                *count += 1
+            }
+            _ => runs.push((index, 1)),
+        }
+    }
+    let read_run = |&(first, count): &(usize, usize)| {
+        let last = &pieces[first + count - 1];
+        let piece = Piece {
+            text: &text[pieces[first].at..last.at + last.text.len()],
+            at: pieces[first].at,
+            first_line: pieces[first].first_line,
+        };
+        let read = read_services_noting_lookups(&piece, params, limits)?;
+        (read.len() == count).then_some(read)
+    };
+    // Worker w reads runs w, w + workers, ...
+    let workers = runs.len().min(processors()).max(1);
+    let each = |worker: usize| -> Option<Vec<Vec<ReadService>>> {
+        (worker..runs.len())
+            .step_by(workers)
+            .map(|run| read_run(&runs[run]))
+            .collect()
+    };
+    let (others, mine) = workers::in_parallel(workers - 1, &|w| each(w + 1), || each(0));
+    let mut per_worker = Vec::with_capacity(workers);
+    for read in std::iter::once(mine).chain(others) {
+        per_worker.push(read?.into_iter());
+    }
+    for (run, &(first, _)) in runs.iter().enumerate() {
+        let read = per_worker[run % workers].next()?;
+        for (offset, reading) in read.into_iter().enumerate() {
+            known[first + offset] = Some(reading);
+        }
+    }
+    let readings: Vec<ReadService> = known.into_iter().collect::<Option<_>>()?;
+    let records = readings.iter().map(|r| r.record.clone()).collect();
+    let table = finish_split(items.head, params, limits, records)?;
+    Some((table, readings))
+}
+
+/// How many bytes of services one run reads at most: the unknown services' share of a
+/// processor, and at least `split::MIN_PIECE_BYTES`.
+fn run_bytes(items: &Split<'_>, known: &[Option<ReadService>]) -> usize {
+    let unknown: usize = (items.pieces.iter().zip(known))
+        .filter(|(_, reading)| reading.is_none())
+        .map(|(piece, _)| piece.text.len())
+        .sum();
+    (unknown / processors()).max(super::split::MIN_PIECE_BYTES)
+}
+
+fn processors() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(super::split::MAX_PIECES))
 }
 
 /// How a value looks in a message; long text is cut.
@@ -158,7 +339,8 @@ struct Defaults {
 }
 
 /// A service as written, before the defaults.
-struct ServiceRecord {
+#[derive(Clone)]
+pub(super) struct ServiceRecord {
     /// The mapping.
     at: Mark,
     /// The address (`None` when missing or invalid, already reported), where it is, and
@@ -170,6 +352,7 @@ struct ServiceRecord {
     dests: Vec<DestRecord>,
 }
 
+#[derive(Clone)]
 struct Persistence {
     timeout: u32,
     netmask: Option<(u32, Mark)>,
@@ -178,6 +361,7 @@ struct Persistence {
 }
 
 /// A destination as written, before the defaults.
+#[derive(Clone)]
 struct DestRecord {
     at: Mark,
     address: Option<(DestAddress, Mark)>,

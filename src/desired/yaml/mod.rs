@@ -32,8 +32,11 @@
 //! The text is read as a stream of parser events, checked against [`Limits`] as they come
 //! (hostile input is refused early, in bounded time and memory) and turned straight into
 //! the table's types: no document tree is built. A big model is cut at service
-//! boundaries and its pieces read at once, one a thread (`split.rs`).
+//! boundaries and its pieces read at once, one a thread (`split.rs`). A caller that reads
+//! models again and again keeps a [`ModelCache`]: [`parse_cached`] reads only the
+//! services that changed (`cache.rs`).
 
+mod cache;
 mod check;
 pub mod emit;
 mod params;
@@ -42,6 +45,7 @@ mod split;
 
 use std::fmt;
 
+pub use self::cache::{parse_cached, ModelCache};
 pub use self::emit::to_yaml;
 pub use self::params::{NoParams, ParamFileError, ParamSource, Params};
 use self::reader::{Fatal, Mark, Reader};

@@ -8,7 +8,7 @@
 //! any problem, so every message is the one-pass reader's.
 
 /// Below this size one thread reads a model faster than several start.
-const MIN_PIECE_BYTES: usize = 256 << 10;
+pub(super) const MIN_PIECE_BYTES: usize = 256 << 10;
 
 /// A model cut for reading in parallel.
 pub(super) struct Split<'t> {
@@ -21,12 +21,19 @@ pub(super) struct Split<'t> {
 /// A run of whole items of the services list.
 pub(super) struct Piece<'t> {
     pub text: &'t str,
+    /// Where `text` starts in the model.
+    pub at: usize,
     /// The line (from 1) of the model on which `text` starts.
     pub first_line: u32,
 }
 
 /// Readers worth starting on one model.
-const MAX_PIECES: usize = 4;
+pub(super) const MAX_PIECES: usize = 4;
+
+/// `text` cut at every service, each a piece; `None` where [`split_into`] cannot cut it.
+pub(super) fn split_items(text: &str) -> Option<Split<'_>> {
+    split_into(text, usize::MAX, 0)
+}
 
 /// [`split_into`] as many pieces as the process has processors for (at most 4).
 pub(super) fn split(text: &str) -> Option<Split<'_>> {
@@ -125,6 +132,7 @@ pub(super) fn split_into(text: &str, pieces: usize, min_piece_bytes: usize) -> O
         .zip(ends)
         .map(|(&(start, number), end)| Piece {
             text: &text[start..end],
+            at: start,
             first_line: number,
         })
         .collect();
