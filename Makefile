@@ -130,7 +130,7 @@ bench: testbed
 	$(CARGO) build --release --bin ipvsrs
 	$(MAKE) --no-print-directory install DESTDIR=$(STAGE) PREFIX=$(STAGE_PREFIX)
 	mkdir -p $(BENCH_BIN)
-	for b in libipvs-build list-services; do \
+	for b in libipvs-build list-services long-lived; do \
 	    $(CC) $(CFLAGS_STRICT) tests/bench/$$b.c -o $(BENCH_BIN)/$$b \
 	        $$($(STAGE_PC) --cflags --libs ipvsrs) -Wl,-rpath,$(STAGE)$(STAGE_PREFIX)/lib || exit 1; \
 	done

@@ -729,6 +729,11 @@ void ipvsrs_conn_iter_free(struct ipvsrs_conn_iter *it);
  * release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
  * NULL when no changeset was computed.
  *
+ * The handle (or the libipvs connection) keeps what it read of the last model applied
+ * through it: the next call reads again only the services whose text, or the values of
+ * the parameters they use, changed (the result is the same as reading it all; a model
+ * with an error is read whole, for the usual messages). The table is read every time.
+ *
  * Thread-safe. The handle (or the libipvs connection) is locked for the whole call. The
  * model is parsed on a second thread while the table is read; that thread ends before
  * the call returns, so the process may fork after it.

@@ -17,14 +17,11 @@ pub struct Scrape {
 
 impl Scrape {
     /// Reads every service and its destinations: one service dump, one destination dump a
-    /// service.
+    /// service (several at once, see [`Handle::dests_of`]).
     pub fn read(handle: &mut Handle) -> Result<Scrape> {
-        let mut services = Vec::new();
-        for entry in handle.services()? {
-            let dests = handle.dests(&entry.service.key)?;
-            services.push((entry, dests));
-        }
-        Ok(Scrape { services })
+        Ok(Scrape {
+            services: handle.services_with_dests()?,
+        })
     }
 }
 

@@ -2,6 +2,7 @@
 //! command, errors with the kernel's errno, and batches of writes in one `send`.
 
 mod connections;
+mod dest_readers;
 mod error;
 mod listing;
 mod socket;
@@ -26,10 +27,12 @@ use socket::Socket;
 
 /// A connection to the IPVS table of one network namespace.
 ///
-/// Each handle owns one netlink socket and resolves the "IPVS" family once. It starts no
-/// threads. Requests take `&mut self`; share a handle between threads behind a lock, or
-/// open one per thread. After `fork()` the child's first request reopens the socket (in
-/// the same namespace), so parent and child never read each other's replies.
+/// Each handle owns one netlink socket and resolves the "IPVS" family once, and opens more
+/// in its namespace when it reads many services' destinations at once
+/// ([`Handle::dests_of`], on threads that end with the call). Requests take `&mut self`;
+/// share a handle between threads behind a lock, or open one per thread. After `fork()`
+/// the child's first request reopens the socket (in the same namespace), so parent and
+/// child never read each other's replies.
 pub struct Handle {
     socket: Socket,
     family: u16,
@@ -41,6 +44,9 @@ pub struct Handle {
     timeout: Option<Duration>,
     /// See [`Handle::set_receive_buffer`]; `None`: the socket's own 4 MiB.
     receive_buffer: Option<usize>,
+    /// More sockets in the same namespace, for [`Handle::dests_of`]: opened when first
+    /// needed, kept while they answer as expected, dropped after a fork.
+    readers: Vec<Socket>,
 }
 
 impl Handle {
@@ -86,6 +92,7 @@ impl Handle {
             receive_buffer: None,
             owner: std::process::id(),
             netns,
+            readers: Vec::new(),
         };
         // IPVS checks CAP_NET_ADMIN on every command, the controller does not: ask for
         // the version now so that a handle which opens is one that works.
@@ -146,6 +153,7 @@ impl Handle {
             self.socket = socket;
             self.family = family;
             self.owner = pid;
+            self.readers.clear();
         }
         Ok(())
     }
@@ -313,16 +321,8 @@ impl Handle {
     /// resumes by position in the service's own list, so only changes to this service
     /// can make it skip or repeat one.
     pub fn dests(&mut self, service: &ServiceKey) -> Result<Vec<DestEntry>> {
-        let family = service.family();
-        let mut all = Vec::new();
-        self.request(Request::DumpDests(service), |_, attrs| {
-            all.push(ipvs::decode_dest(
-                ipvs::top_level_nest(attrs, cmd_attr::DEST)?,
-                family,
-            )?);
-            Ok(())
-        })?;
-        Ok(all)
+        self.ensure_own_socket()?;
+        dests_on(&mut self.socket, self.family, service)
     }
 
     /// Zeroes the counters of one service, or of every service with `None`.
@@ -399,6 +399,19 @@ impl Handle {
         })?;
         Ok(all)
     }
+}
+
+/// [`Handle::dests`] on `socket`, where the IPVS family is `family`.
+fn dests_on(socket: &mut Socket, family: u16, service: &ServiceKey) -> Result<Vec<DestEntry>> {
+    let request = Request::DumpDests(service);
+    let mut all = Vec::new();
+    let encode = |buf: &mut Vec<u8>, seq| request.encode(buf, family, seq);
+    socket.dump(&request, encode, |_, attrs| {
+        let nest = ipvs::top_level_nest(attrs, cmd_attr::DEST)?;
+        all.push(ipvs::decode_dest(nest, service.family())?);
+        Ok(())
+    })?;
+    Ok(all)
 }
 
 /// Opens a socket (in `netns` if given) and resolves the IPVS family on it.

@@ -13,15 +13,13 @@ pub struct KernelTable {
 }
 
 impl KernelTable {
-    /// Reads every service (each once, see [`Handle::services`]) and its destinations,
-    /// the timeouts and the sync daemons. This assumes no other writer changes this
-    /// namespace's table meanwhile.
+    /// Reads every service (each once, see [`Handle::services`]) and its destinations
+    /// (several services at once, see [`Handle::dests_of`]), the timeouts and the sync
+    /// daemons. This assumes no other writer changes this namespace's table meanwhile.
     pub fn read(handle: &mut Handle) -> Result<KernelTable> {
-        let mut services = Vec::new();
-        for entry in handle.services()? {
-            let dests = handle.dests(&entry.service.key)?;
-            services.push((entry.service, dests));
-        }
+        let services = (handle.services_with_dests()?.into_iter())
+            .map(|(entry, dests)| (entry.service, dests))
+            .collect();
         Ok(KernelTable {
             services,
             timeouts: handle.timeouts()?,

@@ -3,7 +3,7 @@
  * against libipvs 1.31 does, one kernel request per call: ipvs_add_service for each
  * service, then ipvs_add_dest for each of its destinations. Against `ipvsrs apply`, which
  * batches its requests, it shows what batching buys. The table is the one tests/bench/run
- * generates: service i is tcp://10.3.HI.LO:80 (wrr), its destination d is 10.2.d.1:80,
+ * generates: service i is tcp://(10.3.0.0 + i):80 (wrr), its destination d is 10.2.d.1:80,
  * NAT, weight d. Exits 1 with ipvs_strerror's text at the first failure.
  */
 #include <errno.h>
@@ -38,8 +38,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: libipvs-build SERVICES DESTS\n");
         return 2;
     }
-    /* The addresses have room for 65,536 services and 255 destinations. */
-    unsigned services = count(argv[1], 65536), dests = count(argv[2], 255);
+    /* The addresses have room for 16 million services and 255 destinations. */
+    unsigned services = count(argv[1], 16000000), dests = count(argv[2], 255);
     if (ipvs_init())
         fail("ipvs_init", 0, 0);
     for (unsigned i = 0; i < services; i++) {
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
         memset(&svc, 0, sizeof svc);
         svc.af = AF_INET;
         svc.protocol = IPPROTO_TCP;
-        svc.addr.ip = htonl(0x0a030000 | i); /* 10.3.HI.LO */
+        svc.addr.ip = htonl(0x0a030000 + i); /* 10.3.0.0 + i */
         svc.port = htons(80);
         strcpy(svc.sched_name, "wrr");
         svc.netmask = 0xffffffff;

@@ -156,3 +156,65 @@ fn a_mixed_table_lists_each_service_once() {
     assert_eq!(h.service_count(), Some(400));
     assert_eq!(sorted_keys(h.services().unwrap()), keys_of(&services));
 }
+
+/// The threads of this process, as /proc lists them.
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn many_services_destinations_read_at_once_are_each_services_own() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let mut requests = Vec::new();
+    let services: Vec<Service> = (0..600u32)
+        .map(|i| {
+            let addr = Ipv4Addr::from(0x0a00_0000 + i);
+            Service::new(ServiceKey::tcp(addr.into(), 80), "wrr")
+        })
+        .collect();
+    // Service i has i % 7 destinations, so a share read on the wrong socket shows.
+    let dests: Vec<Vec<Destination>> = (0..600u32)
+        .map(|i| {
+            (0..i % 7)
+                .map(|k| {
+                    let addr = Ipv4Addr::from(0x0b00_0000 + i * 8 + k);
+                    Destination::new(addr.into(), 80, Forward::Masq)
+                })
+                .collect()
+        })
+        .collect();
+    for (service, its) in services.iter().zip(&dests) {
+        requests.push(Request::NewService(service));
+        requests.extend(its.iter().map(|d| Request::NewDest(&service.key, d)));
+    }
+    assert!(h.execute(&requests).iter().all(|r| r.is_ok()));
+    // A key the table lacks has no destinations, as for Handle::dests.
+    let mut keys: Vec<ServiceKey> = services.iter().map(|s| s.key).collect();
+    keys.insert(300, ServiceKey::tcp("10.9.9.9".parse().unwrap(), 80));
+
+    let before = threads();
+    let at_once = h.dests_of(&keys).unwrap();
+    assert_eq!(threads(), before, "a reader's thread outlived the call");
+    let one_by_one: Vec<_> = keys.iter().map(|k| h.dests(k).unwrap()).collect();
+    assert_eq!(at_once, one_by_one);
+    assert!(at_once[300].is_empty());
+    assert_eq!(at_once[7].len(), 0);
+    assert_eq!(at_once[6].len(), 6);
+    // Again, on the readers the handle kept.
+    assert_eq!(h.dests_of(&keys).unwrap(), one_by_one);
+    let with_dests = h.services_with_dests().unwrap();
+    assert_eq!(with_dests.len(), 600);
+    for (entry, listed) in &with_dests {
+        let index = services
+            .iter()
+            .position(|s| s.key == entry.service.key)
+            .unwrap();
+        let mut listed: Vec<Destination> = listed.iter().map(|e| e.dest.clone()).collect();
+        let mut added = dests[index].clone();
+        listed.sort_by_key(|d| d.key());
+        added.sort_by_key(|d| d.key());
+        assert_eq!(listed, added, "service {index}");
+    }
+}

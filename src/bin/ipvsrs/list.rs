@@ -20,11 +20,9 @@ pub struct Table {
 impl Table {
     pub fn read(handle: &mut Handle) -> Result<Table> {
         let info = handle.info()?;
-        let mut services = Vec::new();
-        for entry in handle.services()? {
-            let mut dests = handle.dests(&entry.service.key)?;
+        let mut services = handle.services_with_dests()?;
+        for (_, dests) in &mut services {
             dests.sort_by_key(|d| (d.dest.addr.is_ipv6(), octets(d.dest.addr), d.dest.port));
-            services.push((entry, dests));
         }
         services.sort_by_key(|(entry, _)| service_order(&entry.service.key));
         Ok(Table { info, services })
