@@ -301,3 +301,52 @@ fn a_daemon_with_other_settings_is_stopped_and_started_and_an_unsaid_one_stays()
         [Action::StopDaemon]
     );
 }
+
+/// Keep-weights is for running beside a health checker: it owns the weights of active
+/// servers, but a server put into maintenance or draining must still stop taking new
+/// connections.
+#[test]
+fn kept_weights_still_put_maintenance_and_draining_at_zero() {
+    let kernel = kernel_of(TWO_SERVICES);
+    let keep = DiffOptions {
+        keep_weights: true,
+        ..Default::default()
+    };
+    let state = |state: &str| {
+        TWO_SERVICES.replacen("weight: 5 }", &format!("weight: 5, state: {state} }}"), 1)
+    };
+    let to_zero = ["update destination 10.1.0.1:80 of tcp://10.0.0.1:80 (weight 5 -> 0)"];
+    assert_eq!(changes(&state("maintenance"), &kernel, &keep), to_zero);
+    // Draining with connections: weight 0, kept until idle.
+    let mut busy = kernel.clone();
+    busy.services[0].1[0].active_conns = 3;
+    assert_eq!(changes(&state("draining"), &busy, &keep), to_zero);
+    assert_eq!(
+        changes(&state("active"), &kernel, &keep),
+        Vec::<String>::new()
+    );
+}
+
+/// A model that names a service outside its scope is invalid, at that service's address:
+/// with a scope, a model never changes another's service.
+#[test]
+fn a_service_outside_the_scope_is_an_error_at_its_address() {
+    use ipvsrs::desired::yaml::parse_in_scope;
+    use ipvsrs::desired::ScopeRule;
+    let text = "services:\n  - address: tcp://192.168.0.1:80\n    sched: wlc\n  \
+                - address: tcp://10.0.0.1:80\n";
+    let scope: Vec<ScopeRule> = ScopeRule::parse_list("10.0.0.0/24").unwrap();
+    let errors = parse_in_scope(text, &NoParams, &scope).unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    let error = &errors.0[0];
+    assert_eq!((error.line, error.column), (2, 14));
+    assert!(
+        error
+            .message
+            .starts_with("service tcp://192.168.0.1:80 is outside the scope"),
+        "{error}"
+    );
+    assert!(parse_in_scope(text, &NoParams, &[]).is_ok());
+    let inside = ScopeRule::parse_list("10.0.0.0/24,tcp://192.168.0.1:80").unwrap();
+    assert!(parse_in_scope(text, &NoParams, &inside).is_ok());
+}

@@ -32,7 +32,7 @@ fn env(port: &str) -> Params {
 /// Reads `text` with the cache and without; asserts both agree; how many services the
 /// cached reading read.
 fn read(cache: &mut ModelCache, text: &str, params: &Params) -> usize {
-    let cached = parse_cached(text, params, cache);
+    let cached = parse_cached(text, params, &[], cache);
     assert_eq!(cached, parse(text, params));
     cache.services_read()
 }
@@ -67,7 +67,7 @@ fn a_cached_reading_equals_a_whole_one_and_reads_only_what_changed() {
         0,
         "defaults apply afterwards"
     );
-    let table = parse_cached(&defaults, &params, &mut cache).unwrap();
+    let table = parse_cached(&defaults, &params, &[], &mut cache).unwrap();
     assert_eq!(table.services[0].service.scheduler, "rr");
 }
 
@@ -78,13 +78,13 @@ fn a_service_with_parameters_is_read_again_when_their_values_change() {
     assert_eq!(read(&mut cache, &base, &env("8080")), 50);
     assert_eq!(read(&mut cache, &base, &env("8080")), 0);
     assert_eq!(read(&mut cache, &base, &env("9090")), 1, "its port changed");
-    let table = parse_cached(&base, &env("9090"), &mut cache).unwrap();
+    let table = parse_cached(&base, &env("9090"), &[], &mut cache).unwrap();
     assert!(table
         .services
         .iter()
         .any(|s| s.service.key.to_string() == "tcp://10.0.0.7:9090"));
     // An unknown parameter is an error, the same one either way, and empties the cache.
-    assert!(parse_cached(&base, &Params::new(), &mut cache).is_err());
+    assert!(parse_cached(&base, &Params::new(), &[], &mut cache).is_err());
     assert_eq!(read(&mut cache, &base, &Params::new()), 0);
     assert!(cache.is_empty());
 }
@@ -98,7 +98,7 @@ fn errors_are_those_of_a_whole_reading_at_their_own_lines() {
     // A duplicate of service 3 at the end: the cached services sit two lines lower than
     // when they were read (service 3 at line 19, not 17); the messages name today's.
     let duplicate = format!("defaults: {{ port: 80 }}\n\n{base}  - address: tcp://10.0.0.3:80\n");
-    let errors = parse_cached(&duplicate, &params, &mut cache).unwrap_err();
+    let errors = parse_cached(&duplicate, &params, &[], &mut cache).unwrap_err();
     assert_eq!(Err(errors.clone()), parse(&duplicate, &params));
     assert!(
         errors
@@ -108,7 +108,7 @@ fn errors_are_those_of_a_whole_reading_at_their_own_lines() {
     );
     let invalid = base.replacen("weight: 5", "weight: 70000", 1);
     read(&mut cache, &base, &params);
-    assert!(parse_cached(&invalid, &params, &mut cache).is_err());
+    assert!(parse_cached(&invalid, &params, &[], &mut cache).is_err());
     assert_eq!(read(&mut cache, &invalid, &params), 0);
     assert_eq!(
         read(&mut cache, &base, &params),

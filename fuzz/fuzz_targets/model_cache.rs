@@ -1,10 +1,12 @@
 //! Two models, split at the first NUL byte (without one, the same model twice), read one
 //! after the other with one cache (the second with other parameter values when the first
-//! byte is odd): the second reading, and a third of the same text, give exactly what
-//! reading it without a cache gives, table or errors.
+//! byte is odd; within a scope when its second bit is set): the second reading, and a
+//! third of the same text, give exactly what reading it without a cache gives, table or
+//! errors.
 #![no_main]
 
-use ipvsrs::desired::yaml::{parse, parse_cached, ModelCache, Params};
+use ipvsrs::desired::yaml::{parse_cached, parse_in_scope, ModelCache, Params};
+use ipvsrs::desired::ScopeRule;
 use libfuzzer_sys::fuzz_target;
 
 fn params(port: &str) -> Params {
@@ -26,9 +28,14 @@ fuzz_target!(|data: &[u8]| {
         Some(byte) if byte % 2 == 1 => params("8081"),
         _ => params("8080"),
     };
+    let scope = match data.first() {
+        Some(byte) if byte & 2 != 0 => ScopeRule::parse_list("10.0.0.0/8,fwmark:1-9").unwrap(),
+        _ => Vec::new(),
+    };
     let mut cache = ModelCache::new();
-    assert_eq!(parse_cached(first, &before, &mut cache), parse(first, &before));
-    let expected = parse(second, &after);
-    assert_eq!(parse_cached(second, &after, &mut cache), expected, "after the first");
-    assert_eq!(parse_cached(second, &after, &mut cache), expected, "read again");
+    let first_whole = parse_in_scope(first, &before, &scope);
+    assert_eq!(parse_cached(first, &before, &scope, &mut cache), first_whole);
+    let expected = parse_in_scope(second, &after, &scope);
+    assert_eq!(parse_cached(second, &after, &scope, &mut cache), expected, "after the first");
+    assert_eq!(parse_cached(second, &after, &scope, &mut cache), expected, "read again");
 });

@@ -22,7 +22,8 @@ use crate::desired::{
 pub const IPVSRS_MODEL_PATH: c_uint = 1 << 0;
 /// Compute and return the changeset; change nothing.
 pub const IPVSRS_APPLY_DRY_RUN: c_uint = 1 << 1;
-/// Keep the kernel's weights of existing destinations (a health checker owns them).
+/// Keep the kernel's weights of existing active destinations (a health checker owns
+/// them); one in maintenance or draining still gets weight 0.
 pub const IPVSRS_APPLY_KEEP_WEIGHTS: c_uint = 1 << 2;
 /// Resolve `${env.NAME}` in the model from the process's environment.
 pub const IPVSRS_PARAMS_ENV: c_uint = 1 << 3;
@@ -69,7 +70,8 @@ pub struct ipvsrs_apply_options {
     pub allowed_actions: *const c_char,
     /// The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100,udp://10.0.1.0/24"
     /// (a service key such as "tcp://10.0.0.1:80" owns that service); others are left
-    /// alone. NULL or "" for the whole table.
+    /// alone, and a service of the model outside them makes it invalid (EINVAL, with its
+    /// line and column). NULL or "" for the whole table.
     pub scope: *const c_char,
     /// YAML or JSON files of parameter values, nested keys joined with dots and list items
     /// by index (`${backends.web.0}`): a NULL-terminated array of paths, or NULL for none.

@@ -295,13 +295,13 @@ fn converge_with(
     let params = options.params.resolve()?;
     let text = model.text()?;
     let cache = Mutex::new(cache);
-    let parse = |_| match cache
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .as_deref_mut()
-    {
-        Some(cache) => yaml::parse_cached(&text, &params, cache),
-        None => yaml::parse(&text, &params),
+    let scope = &options.diff.scope;
+    let parse = |_| {
+        let mut cache = cache.lock().unwrap_or_else(|e| e.into_inner());
+        match cache.as_deref_mut() {
+            Some(cache) => yaml::parse_cached(&text, &params, scope, cache),
+            None => yaml::parse_in_scope(&text, &params, scope),
+        }
     };
     let locked_read = || -> Result<_, ConvergeError> {
         let lock = match options.dry_run {

@@ -14,7 +14,8 @@ pub struct DiffOptions {
     /// The kernel services the model owns; others are left alone. Empty: all of them (a
     /// service missing from the model is deleted), as ipvsctl does.
     pub scope: Vec<ScopeRule>,
-    /// Keep the weights of existing destinations (a health checker owns them).
+    /// Keep the weights of existing active destinations (a health checker owns them);
+    /// one in maintenance or draining still gets weight 0.
     pub keep_weights: bool,
 }
 
@@ -176,7 +177,9 @@ fn diff_dests(
             continue; // deleted above
         }
         let mut to = effective(&want.dest, want.state);
-        if options.keep_weights {
+        // A health checker owns the weights of active servers; maintenance and draining
+        // still mean weight 0.
+        if options.keep_weights && want.state == DestState::Active {
             to.weight = entry.dest.weight;
         }
         if entry.dest.normalised() != to {

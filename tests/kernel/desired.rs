@@ -570,3 +570,51 @@ mod rollback_meets_a_changed_table {
         );
     }
 }
+
+/// The two faults an outside review reproduced with the CLI: a model service outside
+/// `--scope` was updated, and `--keep-weights` kept a server in maintenance at its weight.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn scope_and_keep_weights_keep_their_promises_through_the_cli() {
+    let ns = Netns::new();
+    ns.ipvsadm_each(&[
+        "-A -t 192.168.0.1:80 -s rr",
+        "-a -t 192.168.0.1:80 -r 10.1.0.1:80 -m -w 1",
+        "-a -t 192.168.0.1:80 -r 10.1.0.2:80 -m -w 1",
+        "-A -t 10.0.0.1:80 -s rr",
+        "-a -t 10.0.0.1:80 -r 10.2.0.1:80 -m -w 5",
+    ]);
+    let before = ns.saved();
+    let foreign = "services:\n  - address: tcp://10.0.0.1:80\n    destinations:\n      \
+                   - { address: 10.2.0.1:80, forward: nat, weight: 5 }\n  \
+                   - address: tcp://192.168.0.1:80\n    sched: wlc\n    destinations:\n      \
+                   - { address: 10.1.0.1:80, forward: nat }\n";
+    let path = ns.model_file("foreign", foreign);
+    let path = path.to_str().unwrap();
+    for command in ["diff", "apply"] {
+        let out = ns.ipvsrs(&[command, "-f", path, "--scope", "10.0.0.0/24"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        assert!(out.stdout.is_empty(), "{command}");
+        assert!(
+            stderr.contains("line 5, column 14: service tcp://192.168.0.1:80 is outside the scope"),
+            "{command}: {stderr}"
+        );
+    }
+    assert_eq!(ns.saved(), before);
+
+    let maintenance = "services:\n  - address: tcp://10.0.0.1:80\n    destinations:\n      \
+                       - { address: 10.2.0.1:80, forward: nat, weight: 5, state: maintenance }\n";
+    let path = ns.model_file("maintenance", maintenance);
+    let path = path.to_str().unwrap();
+    let scoped = ["--scope", "10.0.0.0/24", "--keep-weights"];
+    let diff = ns.ipvsrs_exits(&[&["diff", "-f", path][..], &scoped].concat(), 0);
+    assert_eq!(
+        diff,
+        "update destination 10.2.0.1:80 of tcp://10.0.0.1:80 (weight 5 -> 0)\n"
+    );
+    ns.ipvsrs_exits(&[&["apply", "-f", path][..], &scoped].concat(), 0);
+    let dests = ns.handle().dests(&tcp("10.0.0.1")).unwrap();
+    let weights: Vec<i32> = dests.iter().map(|d| d.dest.weight).collect();
+    assert_eq!(weights, [0]);
+}

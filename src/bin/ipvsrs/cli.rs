@@ -154,12 +154,13 @@ pub struct Model {
 /// What `diff` and `apply` compare.
 #[derive(Args)]
 pub struct DiffArgs {
-    /// Keep the kernel's weights of existing destinations
+    /// Keep the kernel's weights of existing active destinations (maintenance and
+    /// draining still mean weight 0)
     #[arg(long)]
     pub keep_weights: bool,
     /// The services the model owns, e.g. 10.0.0.0/24:80-443,fwmark:1-9,udp://10.0.1.0/24,
-    /// tcp://[2001:db8::1]:443 (a service's own key); others are left alone (default: the
-    /// whole table)
+    /// tcp://[2001:db8::1]:443 (a service's own key); others are left alone, and a model
+    /// service outside them is an error (default: the whole table)
     #[arg(long, value_name = "RULES")]
     pub scope: Vec<String>,
 }

@@ -7,8 +7,8 @@
 use std::collections::HashMap;
 
 use super::check::{self, ReadService};
-use super::{check_size, parse_with_limits, split, Limits, ModelErrors, ParamSource};
-use crate::desired::DesiredTable;
+use super::{check_size, read, split, Limits, ModelErrors, ParamSource};
+use crate::desired::{DesiredTable, ScopeRule};
 
 /// What a caller read of its last model: each service's text and its reading. Empty at
 /// first; [`parse_cached`] refreshes it, keeping the services of the model it read.
@@ -41,12 +41,14 @@ impl ModelCache {
     }
 }
 
-/// [`parse`](super::parse), reusing what `cache` kept of the last model: the same table,
-/// or the same errors. A model that cannot be cut at its services (anchors, aliases, a
-/// single service; see `split.rs`) is read whole and empties the cache.
+/// [`parse_in_scope`](super::parse_in_scope), reusing what `cache` kept of the last model:
+/// the same table, or the same errors. A model that cannot be cut at its services
+/// (anchors, aliases, a single service; see `split.rs`) is read whole and empties the
+/// cache.
 pub fn parse_cached(
     text: &str,
     params: &dyn ParamSource,
+    scope: &[ScopeRule],
     cache: &mut ModelCache,
 ) -> Result<DesiredTable, ModelErrors> {
     let limits = Limits::default();
@@ -61,13 +63,15 @@ pub fn parse_cached(
             .unzip();
         drop(last);
         let unknown = known.iter().filter(|read| read.is_none()).count();
-        if let Some((table, readings)) = check::check_items(text, &items, params, &limits, known) {
+        if let Some((table, readings)) =
+            check::check_items(text, &items, params, scope, &limits, known)
+        {
             cache.services = keys.into_iter().zip(readings).collect();
             cache.read = unknown;
             return Ok(table);
         }
     }
-    let whole = parse_with_limits(text, params, &limits);
+    let whole = read(text, params, scope, &limits);
     cache.read = whole.as_ref().map_or(0, |table| table.services.len());
     whole
 }

@@ -17,7 +17,7 @@ use super::Limits;
 use crate::desired::names::{
     Flag, CHECKSUMS, ENGINES, FLAGS, FORWARDS, ROLES, SCHEDULERS, STATES, TUNNEL_TYPES,
 };
-use crate::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
+use crate::desired::{DesiredDest, DesiredService, DesiredTable, DestState, ScopeRule};
 use crate::model::{
     Daemon, DestAddress, Destination, Family, Forward, Protocol, Service, ServiceAddress,
     ServiceFlags, ServiceKey, Timeouts, Tunnel, TunnelFlags, TunnelType,
@@ -50,10 +50,12 @@ type Step<T> = Result<T, Fatal>;
 pub(super) fn check(
     mut reader: Reader<'_>,
     params: &dyn ParamSource,
+    scope: &[ScopeRule],
 ) -> Result<Result<DesiredTable, Vec<(Mark, String)>>, Fatal> {
     let mut walker = Walker {
         reader: &mut reader,
         params,
+        scope,
         problems: Vec::new(),
     };
     let table = walker.document()?;
@@ -72,6 +74,7 @@ pub(super) fn check(
 pub(super) fn check_split(
     split: &Split<'_>,
     params: &dyn ParamSource,
+    scope: &[ScopeRule],
     limits: &Limits,
 ) -> Option<DesiredTable> {
     let pieces: Vec<&Piece<'_>> = split.pieces.iter().collect();
@@ -82,7 +85,7 @@ pub(super) fn check_split(
     for piece in others {
         records.extend(piece?);
     }
-    finish_split(split.head, params, limits, records)
+    finish_split(split.head, params, scope, limits, records)
 }
 
 /// Reads the head of a cut model, then finishes `records`, its services in order, with
@@ -90,6 +93,7 @@ pub(super) fn check_split(
 fn finish_split(
     head: &str,
     params: &dyn ParamSource,
+    scope: &[ScopeRule],
     limits: &Limits,
     records: Vec<ServiceRecord>,
 ) -> Option<DesiredTable> {
@@ -97,6 +101,7 @@ fn finish_split(
     let mut head = Walker {
         reader: &mut reader,
         params,
+        scope,
         problems: Vec::new(),
     };
     let sections = head.sections().ok()?;
@@ -130,6 +135,7 @@ fn read_services(
     let mut walker = Walker {
         reader: &mut reader,
         params,
+        scope: &[],
         problems: Vec::new(),
     };
     let list = walker.reader.document().ok()??;
@@ -190,6 +196,7 @@ fn read_services_noting_lookups(
     let mut walker = Walker {
         reader: &mut reader,
         params: &recorder,
+        scope: &[],
         problems: Vec::new(),
     };
     let list = walker.reader.document().ok()??;
@@ -230,6 +237,7 @@ pub(super) fn check_items(
     text: &str,
     items: &Split<'_>,
     params: &dyn ParamSource,
+    scope: &[ScopeRule],
     limits: &Limits,
     mut known: Vec<Option<ReadService>>,
 ) -> Option<(DesiredTable, Vec<ReadService>)> {
@@ -278,7 +286,7 @@ pub(super) fn check_items(
     }
     let readings: Vec<ReadService> = known.into_iter().collect::<Option<_>>()?;
     let records = readings.iter().map(|r| r.record.clone()).collect();
-    let table = finish_split(items.head, params, limits, records)?;
+    let table = finish_split(items.head, params, scope, limits, records)?;
     Some((table, readings))
 }
 
@@ -392,6 +400,8 @@ struct ServiceContext {
 struct Walker<'r, 't, 'p> {
     reader: &'r mut Reader<'t>,
     params: &'p dyn ParamSource,
+    /// The services the model may have (see [`ScopeRule`]); empty: any.
+    scope: &'p [ScopeRule],
     problems: Vec<(Mark, String)>,
 }
 
@@ -1077,9 +1087,19 @@ impl<'t> Walker<'_, 't, '_> {
         let mut services = Vec::with_capacity(records.len());
         for record in records {
             let at = record.address.as_ref().map_or(record.at, |(_, at, _)| *at);
-            if let Some(service) = self.finish_service(record, defaults) {
-                services.push((at, service));
+            let Some(service) = self.finish_service(record, defaults) else {
+                continue;
+            };
+            let key = service.service.key;
+            if !self.scope.is_empty() && !self.scope.iter().any(|rule| rule.covers(&key)) {
+                let message = format!(
+                    "service {key} is outside the scope the model owns (--scope): it would \
+                     change a service that belongs to others"
+                );
+                self.fail(at, message);
+                continue;
             }
+            services.push((at, service));
         }
         self.unique(services, |service| service.service.key, "service")
     }

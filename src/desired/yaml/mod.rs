@@ -49,7 +49,7 @@ pub use self::cache::{parse_cached, ModelCache};
 pub use self::emit::to_yaml;
 pub use self::params::{NoParams, ParamFileError, ParamSource, Params};
 use self::reader::{Fatal, Mark, Reader};
-use super::DesiredTable;
+use super::{DesiredTable, ScopeRule};
 
 /// One problem in a model, at the YAML node it concerns (1-based line and column).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -130,19 +130,39 @@ pub fn parse(text: &str, params: &dyn ParamSource) -> Result<DesiredTable, Model
     parse_with_limits(text, params, &Limits::default())
 }
 
+/// [`parse`] of a model that owns only the services `scope` covers (empty: any): each
+/// service outside it is an error at its address, so a model can never change a service
+/// that belongs to another (`--scope`, the C options' `scope`).
+pub fn parse_in_scope(
+    text: &str,
+    params: &dyn ParamSource,
+    scope: &[ScopeRule],
+) -> Result<DesiredTable, ModelErrors> {
+    read(text, params, scope, &Limits::default())
+}
+
 /// [`parse`] within other limits.
 pub fn parse_with_limits(
     text: &str,
     params: &dyn ParamSource,
     limits: &Limits,
 ) -> Result<DesiredTable, ModelErrors> {
+    read(text, params, &[], limits)
+}
+
+fn read(
+    text: &str,
+    params: &dyn ParamSource,
+    scope: &[ScopeRule],
+    limits: &Limits,
+) -> Result<DesiredTable, ModelErrors> {
     check_size(text, limits)?;
     if let Some(split) = split::split(text) {
-        if let Some(table) = check::check_split(&split, params, limits) {
+        if let Some(table) = check::check_split(&split, params, scope, limits) {
             return Ok(table);
         }
     }
-    let problems = match check::check(Reader::new(text, limits), params)? {
+    let problems = match check::check(Reader::new(text, limits), params, scope)? {
         Ok(table) => return Ok(table),
         Err(problems) => problems,
     };
@@ -160,7 +180,7 @@ pub fn parse_with_limits(
 #[doc(hidden)]
 pub fn parse_cut(text: &str, params: &dyn ParamSource, pieces: usize) -> Option<DesiredTable> {
     let split = split::split_into(text, pieces, 0)?;
-    check::check_split(&split, params, &Limits::default())
+    check::check_split(&split, params, &[], &Limits::default())
 }
 
 fn check_size(text: &str, limits: &Limits) -> Result<(), Fatal> {
