@@ -250,6 +250,9 @@ fn convergers_on_every_path_take_turns() {
                     ),
                 },
             );
+            // Not a wait for anything: the lock stays free a moment, so that the woken
+            // convergers take it rather than this loop again.
+            std::thread::sleep(Duration::from_millis(20));
         }
         let outcomes: Vec<_> = [cli, c, py, rust]
             .into_iter()
