@@ -161,10 +161,12 @@ fn lines_of(out: &std::process::Output) -> Vec<String> {
     lines
 }
 
+/// Four convergers, one on each path, apply two models in turn, IPVSRS_CONVERGER_ROUNDS
+/// (6) applies each, while an observer checks between them that the table is one model.
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn convergers_on_every_path_take_turns() {
-    const ROUNDS: usize = 6;
+    let rounds = knob("IPVSRS_CONVERGER_ROUNDS", 6);
     let ns = Netns::new();
     let texts = [model(100, 3, 0), model(100, 3, 1)];
     let models = [parsed(&texts[0]), parsed(&texts[1])];
@@ -183,7 +185,7 @@ fn convergers_on_every_path_take_turns() {
     let (outcomes, observed) = std::thread::scope(|s| {
         let cli = s.spawn(|| {
             let mut lines = Vec::new();
-            for round in 0..ROUNDS {
+            for round in 0..rounds {
                 let model = if round % 2 == 0 { &a } else { &b };
                 let out = ns.ipvsrs(&["apply", "-f", model, "--wait", "30"]);
                 lines.push(match out.status.code() {
@@ -198,7 +200,7 @@ fn convergers_on_every_path_take_turns() {
         let c = s.spawn(|| {
             let out = ns
                 .exec(c_binary("converger").to_str().unwrap())
-                .args([&b, &a, &ROUNDS.to_string()])
+                .args([&b, &a, &rounds.to_string()])
                 .output()
                 .unwrap();
             done();
@@ -207,7 +209,7 @@ fn convergers_on_every_path_take_turns() {
         let py = s.spawn(|| {
             let out = ns
                 .python()
-                .args(["-c", python, &b, &a, &ROUNDS.to_string()])
+                .args(["-c", python, &b, &a, &rounds.to_string()])
                 .output()
                 .unwrap();
             done();
@@ -220,7 +222,7 @@ fn convergers_on_every_path_take_turns() {
                 ..Default::default()
             };
             let mut lines = Vec::new();
-            for round in 0..ROUNDS {
+            for round in 0..rounds {
                 let model = Path::new(if round % 2 == 0 { &a } else { &b });
                 lines.push(match converge(&mut h, ModelSource::File(model), &options) {
                     Ok(_) => "ok".to_owned(),
@@ -262,7 +264,7 @@ fn convergers_on_every_path_take_turns() {
     });
 
     for (path, lines) in &outcomes {
-        assert_eq!(lines.len(), ROUNDS, "{path}: {lines:?}");
+        assert_eq!(lines.len(), rounds, "{path}: {lines:?}");
         assert!(
             lines.iter().all(|l| l == "ok" || l == "busy"),
             "{path}: {lines:?}"
@@ -272,7 +274,7 @@ fn convergers_on_every_path_take_turns() {
     let table = KernelTable::read(&mut ns.handle()).unwrap();
     assert!(matches(&table, &models[0]) || matches(&table, &models[1]));
     eprintln!(
-        "4 convergers x {ROUNDS} applies: {outcomes:?}; the table between them: {} readings, \
+        "4 convergers x {rounds} applies: {outcomes:?}; the table between them: {} readings, \
          each one whole model",
         observed.len()
     );

@@ -462,28 +462,42 @@ mod rollback_meets_a_changed_table {
         dest(addr, weight, DestState::Active).dest
     }
 
-    fn table_with(h: &mut Handle, service: &Arc<Service>, dests: &[Destination]) {
-        h.add_service(service).unwrap();
+    /// A namespace with tcp://10.0.0.1:80 (wrr) holding `dests`, and the service the
+    /// poison names; a handle on it; that service.
+    fn table_with(dests: &[Destination]) -> (Netns, Handle, Arc<Service>) {
+        let ns = Netns::new();
+        let mut h = ns.handle();
+        let service = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
+        h.add_service(&service).unwrap();
         for d in dests {
             h.add_dest(&service.key, d).unwrap();
         }
+        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
+        (ns, h, service)
+    }
+
+    /// Applies `changes` (the last one fails) and checks that the rollback undid all.
+    fn assert_rolled_back_whole(h: &mut Handle, changes: Vec<Change>) {
+        let before = snapshot(h);
+        let report = apply(h, changes, &Action::ALL).unwrap();
+        assert!(report.rolled_back);
+        assert!(
+            report.rollback_failures.is_empty(),
+            "{:?}",
+            report.rollback_failures
+        );
+        assert_eq!(snapshot(h), before);
     }
 
     #[test]
     #[ignore = "needs an IPVS kernel: make test-kernel"]
     fn an_undo_whose_object_is_gone_already_counts_as_done() {
-        let ns = Netns::new();
-        let mut h = ns.handle();
-        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
         let kept = weighted("10.1.0.2", 2);
-        table_with(&mut h, &s, std::slice::from_ref(&kept));
-        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
-        let before = snapshot(&mut h);
-        let added = weighted("10.1.0.1", 1);
+        let (_ns, mut h, s) = table_with(std::slice::from_ref(&kept));
         let changes = vec![
             Change::AddDest {
                 service: s.clone(),
-                dest: added,
+                dest: weighted("10.1.0.1", 1),
             },
             // Deletes the destination just added too; its undo re-adds only `kept`, so
             // the added one's undo finds it gone.
@@ -493,57 +507,34 @@ mod rollback_meets_a_changed_table {
             },
             poison(),
         ];
-        let report = apply(&mut h, changes, &Action::ALL).unwrap();
-        assert!(report.rolled_back);
-        assert!(
-            report.rollback_failures.is_empty(),
-            "{:?}",
-            report.rollback_failures
-        );
-        assert_eq!(snapshot(&mut h), before);
+        assert_rolled_back_whole(&mut h, changes);
     }
 
     #[test]
     #[ignore = "needs an IPVS kernel: make test-kernel"]
     fn an_undo_whose_object_is_back_already_writes_its_settings() {
-        let ns = Netns::new();
-        let mut h = ns.handle();
-        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
         let (d, e) = (weighted("10.1.0.1", 5), weighted("10.1.0.2", 2));
-        table_with(&mut h, &s, &[d.clone(), e.clone()]);
-        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
-        let before = snapshot(&mut h);
+        let (_ns, mut h, s) = table_with(&[d.clone(), e.clone()]);
         let changes = vec![
             Change::DelDest {
                 service: s.clone(),
                 dest: d,
             },
-            // Its undo re-adds `d`, at another weight, before `d`'s own undo re-adds it.
+            // Its undo re-adds `d`, at weight 7, before `d`'s own undo re-adds it at 5.
             Change::DelService {
                 service: s.clone(),
                 dests: vec![weighted("10.1.0.1", 7), e],
             },
             poison(),
         ];
-        let report = apply(&mut h, changes, &Action::ALL).unwrap();
-        assert!(report.rolled_back);
-        assert!(
-            report.rollback_failures.is_empty(),
-            "{:?}",
-            report.rollback_failures
-        );
-        assert_eq!(snapshot(&mut h), before, "weight 5 written over the 7");
+        assert_rolled_back_whole(&mut h, changes);
     }
 
     #[test]
     #[ignore = "needs an IPVS kernel: make test-kernel"]
     fn an_undo_that_fails_names_the_change_left_made() {
-        let ns = Netns::new();
-        let mut h = ns.handle();
-        let s = Arc::new(Service::new(tcp("10.0.0.1"), "wrr"));
         let d = weighted("10.1.0.1", 5);
-        table_with(&mut h, &s, std::slice::from_ref(&d));
-        ns.ipvsadm(&["-A", "-t", "10.0.0.9:80"]);
+        let (_ns, mut h, s) = table_with(std::slice::from_ref(&d));
         let changes = vec![
             Change::UpdateDest {
                 service: s.clone(),
