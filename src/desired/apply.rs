@@ -7,6 +7,9 @@ use super::{Action, Change};
 use crate::client::{Error, Handle, Result};
 use crate::wire::Request;
 
+/// Changes handed to the client at once (it sends them in batches that fit its buffers).
+const CHANGES_AT_ONCE: usize = 1 << 16;
+
 /// What happened to each change of an apply.
 #[derive(Debug)]
 pub struct ApplyReport {
@@ -65,8 +68,12 @@ pub fn apply(
     if !refused.is_empty() {
         return Err(ApplyRefused::NotAllowed(refused));
     }
-    let requests: Vec<Request<'_>> = changes.iter().map(request).collect();
-    let outcomes = handle.execute(&requests);
+    // In slices, so that a million changes do not need a million requests at once.
+    let mut outcomes = Vec::with_capacity(changes.len());
+    for slice in changes.chunks(CHANGES_AT_ONCE) {
+        let requests: Vec<Request<'_>> = slice.iter().map(request).collect();
+        outcomes.extend(handle.execute(&requests));
+    }
     let failed = outcomes.iter().any(|o| o.is_err());
     let rollback_failures = match failed {
         true => roll_back(handle, &changes, &outcomes),
