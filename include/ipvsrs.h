@@ -52,7 +52,8 @@
 #define IPVSRS_APPLY_DRY_RUN (1 << 1)
 
 /**
- * Keep the kernel's weights of existing destinations (a health checker owns them).
+ * Keep the kernel's weights of existing active destinations (a health checker owns
+ * them); one in maintenance or draining still gets weight 0.
  */
 #define IPVSRS_APPLY_KEEP_WEIGHTS (1 << 2)
 
@@ -344,7 +345,8 @@ typedef struct ipvsrs_apply_options {
   /**
    * The services the model owns, e.g. "10.0.0.0/24:80-443,fwmark:1-100,udp://10.0.1.0/24"
    * (a service key such as "tcp://10.0.0.1:80" owns that service); others are left
-   * alone. NULL or "" for the whole table.
+   * alone, and a service of the model outside them makes it invalid (EINVAL, with its
+   * line and column). NULL or "" for the whole table.
    */
   const char *scope;
   /**
