@@ -99,6 +99,9 @@ fn take(wait: Duration) -> io::Result<Attempt> {
     let start = Instant::now();
     let socket = LockSocket::new()?;
     let mut holder = None;
+    // A connection to the holder, kept until it hangs up: each one waits in the holder's
+    // queue until the holder goes.
+    let mut connection: Option<OwnedFd> = None;
     loop {
         match socket.bind() {
             Ok(()) => {
@@ -110,17 +113,23 @@ fn take(wait: Duration) -> io::Result<Attempt> {
             Err(e) if e.raw_os_error() == Some(libc::EADDRINUSE) => {}
             Err(e) => return Err(e),
         }
-        let holder_now = connect_to_holder()?;
-        if let Some((_, pid)) = &holder_now {
-            holder = pid.or(holder);
+        if connection.is_none() {
+            if let Some((to_holder, pid)) = connect_to_holder()? {
+                holder = pid.or(holder);
+                connection = Some(to_holder);
+            }
         }
         let left = wait.saturating_sub(start.elapsed());
         if left.is_zero() {
             let waited = start.elapsed();
             return Ok(Attempt::Busy { holder, waited });
         }
-        match holder_now {
-            Some((connection, _)) => wait_for_hangup(&connection, left.min(LOOK_AGAIN_AFTER))?,
+        match &connection {
+            Some(to_holder) => {
+                if hung_up(to_holder, left.min(LOOK_AGAIN_AFTER))? {
+                    connection = None;
+                }
+            }
             None => std::thread::sleep(left.min(RETRY_AFTER)),
         }
     }
@@ -191,8 +200,8 @@ fn connect_to_holder() -> io::Result<Option<(OwnedFd, Option<u32>)>> {
 }
 
 /// Waits until the holder's end of `connection` closes (the holder let the lock go or
-/// died), or `timeout`.
-fn wait_for_hangup(connection: &OwnedFd, timeout: Duration) -> io::Result<()> {
+/// died), or `timeout`; whether it closed (or anything else happened to it).
+fn hung_up(connection: &OwnedFd, timeout: Duration) -> io::Result<bool> {
     let mut poll = libc::pollfd {
         fd: connection.as_raw_fd(),
         events: libc::POLLIN | libc::POLLRDHUP,
@@ -201,8 +210,9 @@ fn wait_for_hangup(connection: &OwnedFd, timeout: Duration) -> io::Result<()> {
     let millis = timeout.as_millis().clamp(1, libc::c_int::MAX as u128) as libc::c_int;
     // SAFETY: one valid pollfd.
     match cvt(unsafe { libc::poll(&mut poll, 1, millis) }) {
-        Err(e) if e.kind() != io::ErrorKind::Interrupted => Err(e),
-        _ => Ok(()),
+        Ok(ready) => Ok(ready > 0),
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
