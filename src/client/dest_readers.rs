@@ -8,7 +8,7 @@
 use std::sync::Mutex;
 
 use super::socket::Socket;
-use super::{dests_on, Error, Handle, Result};
+use super::{dests_on, Handle, Result};
 use crate::model::{DestEntry, ServiceEntry, ServiceKey};
 use crate::workers;
 
@@ -77,8 +77,7 @@ impl Handle {
 
     /// Another socket in the namespace of the handle's own, with its settings.
     fn open_reader(&self) -> Result<Socket> {
-        let netns = (self.socket.netns())
-            .map_err(|e| Error::io("asking the socket's network namespace", e))?;
+        let netns = self.socket_netns()?;
         let mut socket = Socket::open(Some(std::os::fd::AsFd::as_fd(&netns)), self.timeout)?;
         if let Some(bytes) = self.receive_buffer {
             socket.set_receive_buffer(bytes)?;

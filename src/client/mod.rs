@@ -103,6 +103,11 @@ impl Handle {
     /// A new descriptor of the network namespace whose table the handle reaches.
     pub fn netns(&mut self) -> Result<OwnedFd> {
         self.ensure_own_socket()?;
+        self.socket_netns()
+    }
+
+    /// [`Handle::netns`] of the socket as it is.
+    fn socket_netns(&self) -> Result<OwnedFd> {
         (self.socket.netns()).map_err(|e| Error::io("asking the socket's network namespace", e))
     }
 
