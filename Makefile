@@ -27,8 +27,9 @@ VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n1)
 MAJOR := $(firstword $(subst ., ,$(VERSION)))
 MINOR := $(word 2,$(subst ., ,$(VERSION)))
 PATCH := $(word 3,$(subst ., ,$(VERSION)))
-# The header as cbindgen writes it, with the version macros taken from Cargo.toml.
-GENERATE_HEADER = $(CBINDGEN) --quiet --config include/cbindgen.toml --crate ipvsrs \
+# The header as cbindgen writes it from src/capi alone (the C ABI; the safe layers stay
+# unparsed), with the version macros taken from Cargo.toml.
+GENERATE_HEADER = $(CBINDGEN) --quiet --config include/cbindgen.toml src/capi/mod.rs \
 	| sed -e 's/@VERSION_MAJOR@/$(MAJOR)/' -e 's/@VERSION_MINOR@/$(MINOR)/' \
 	      -e 's/@VERSION_PATCH@/$(PATCH)/'
 RELEASE := target/release
@@ -174,12 +175,13 @@ stress: testbed c-tests
 testbed:
 	tests/testbed/setup
 
-## lint: rustfmt and clippy (warnings are errors), installed with rustup if missing
+## lint: rustfmt, clippy and rustdoc (warnings are errors), installed with rustup if missing
 lint:
 	$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
 	$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 
 ## test-host: tests that need no IPVS kernel (the kernel tests show as ignored)
 test-host: lint check-header check-install

@@ -10,16 +10,10 @@
 #[allow(non_camel_case_types)] // C type names
 #[doc(hidden)]
 pub mod capi;
-// The C header is generated from `capi` alone:
-/// cbindgen:ignore
 pub mod client;
-/// cbindgen:ignore
 pub mod desired;
-/// cbindgen:ignore
 pub mod metrics;
-/// cbindgen:ignore
 pub mod model;
-/// cbindgen:ignore
 pub mod wire;
 mod workers;
 
