@@ -26,14 +26,19 @@ static void die(const char *what)
     exit(1);
 }
 
+/* ipvsadm's name of a forwarding method; one from a newer kernel is its number. */
 static const char *forward_name(unsigned conn_flags)
 {
+    static char number[12];
     switch (conn_flags & IP_VS_CONN_F_FWD_MASK) {
     case IP_VS_CONN_F_MASQ: return "Masq";
     case IP_VS_CONN_F_LOCALNODE: return "Local";
     case IP_VS_CONN_F_TUNNEL: return "Tunnel";
     case IP_VS_CONN_F_DROUTE: return "Route";
-    default: return "Bypass";
+    case IP_VS_CONN_F_BYPASS: return "Bypass";
+    default:
+        snprintf(number, sizeof number, "%u", conn_flags & IP_VS_CONN_F_FWD_MASK);
+        return number;
     }
 }
 

@@ -721,7 +721,8 @@ void ipvsrs_conn_iter_free(struct ipvsrs_conn_iter *it);
  *
  * Returns 0 when the table matches the model. Returns -1 with errno, and
  * `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
- * model is invalid (every error, one a line, each with its line and column), when `opts`
+ * model is invalid (every error, one a line, each with its line and column; so reported
+ * also when IPVS cannot be reached), when `opts`
  * is, or when the changeset needs an action `opts` does not allow; the system's errno
  * when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
  * converger held the lock for the whole wait (the message names its pid); the kernel's
@@ -1095,16 +1096,17 @@ void ipvs_close(void);
 const char *ipvs_strerror(int err);
 
 /**
- * Sorts `s`'s entries with `f` (`ipvs_cmp_services` when `f` is NULL); NULL `s` is a no-op.
- * `s` must come from `ipvs_get_services`; a `num_services` above what the block holds is
- * refused (errno `EINVAL`, nothing sorted).
+ * Sorts the first `num_services` entries of `s` with `f` (`ipvs_cmp_services` when `f` is
+ * NULL); NULL `s` is a no-op. As in libipvs 1.31, `s` may be any array the caller built
+ * (on the stack, from its own allocator) holding at least that many entries; nothing
+ * past them is read.
  */
 void ipvs_sort_services(struct ip_vs_get_services *s, ipvs_service_cmp_t f);
 
 /**
- * Sorts `d`'s entries with `f` (`ipvs_cmp_dests` when `f` is NULL); NULL `d` is a no-op.
- * `d` must come from `ipvs_get_dests`; a `num_dests` above what the block holds is
- * refused (errno `EINVAL`, nothing sorted).
+ * Sorts the first `num_dests` entries of `d` with `f` (`ipvs_cmp_dests` when `f` is
+ * NULL); NULL `d` is a no-op. As in libipvs 1.31, `d` may be any array the caller built
+ * holding at least that many entries; nothing past them is read.
  */
 void ipvs_sort_dests(struct ip_vs_get_dests *d, ipvs_dest_cmp_t f);
 

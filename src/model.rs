@@ -269,6 +269,9 @@ pub enum Forward {
     /// Direct routing, "gatewaying" (`-g`).
     Route,
     Bypass,
+    /// A method this library does not know (5 to 7, from a newer kernel), kept as its
+    /// number so that listings still show the rest.
+    Unknown(u8),
 }
 
 impl Forward {
@@ -281,18 +284,19 @@ impl Forward {
             Forward::Tunnel => 2,
             Forward::Route => 3,
             Forward::Bypass => 4,
+            Forward::Unknown(n) => n.into(),
         }
     }
 
     /// Decodes the forwarding bits of connection flags; other bits are ignored.
-    pub fn from_conn_flags(flags: u32) -> Option<Forward> {
+    pub fn from_conn_flags(flags: u32) -> Forward {
         match flags & Forward::MASK {
-            0 => Some(Forward::Masq),
-            1 => Some(Forward::Local),
-            2 => Some(Forward::Tunnel),
-            3 => Some(Forward::Route),
-            4 => Some(Forward::Bypass),
-            _ => None,
+            0 => Forward::Masq,
+            1 => Forward::Local,
+            2 => Forward::Tunnel,
+            3 => Forward::Route,
+            4 => Forward::Bypass,
+            n => Forward::Unknown(n as u8),
         }
     }
 }
@@ -304,6 +308,8 @@ pub enum TunnelType {
     Ipip,
     Gue,
     Gre,
+    /// A type this library does not know (from a newer kernel), kept as its number.
+    Unknown(u8),
 }
 
 impl TunnelType {
@@ -312,15 +318,16 @@ impl TunnelType {
             TunnelType::Ipip => 0,
             TunnelType::Gue => 1,
             TunnelType::Gre => 2,
+            TunnelType::Unknown(n) => n,
         }
     }
 
-    pub fn from_number(n: u8) -> Option<TunnelType> {
+    pub fn from_number(n: u8) -> TunnelType {
         match n {
-            0 => Some(TunnelType::Ipip),
-            1 => Some(TunnelType::Gue),
-            2 => Some(TunnelType::Gre),
-            _ => None,
+            0 => TunnelType::Ipip,
+            1 => TunnelType::Gue,
+            2 => TunnelType::Gre,
+            n => TunnelType::Unknown(n),
         }
     }
 }

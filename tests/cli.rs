@@ -195,3 +195,38 @@ fn help_of_a_command_names_its_options() {
         }
     }
 }
+
+/// `apply` and `diff` report an invalid model as `validate` does (exit 3, every error),
+/// whether or not this kernel has IPVS: the model is read before the kernel's failure.
+#[test]
+fn an_invalid_model_is_reported_whether_or_not_ipvs_is_there() {
+    let path = model_file("invalid-apply.yaml", INVALID);
+    let path = path.to_str().unwrap();
+    for command in ["apply", "diff"] {
+        let out = ipvsrs(&[command, "-f", path], "");
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{command}: {stderr}");
+        assert_eq!(stderr.lines().count(), 2, "{command}: {stderr}");
+        assert!(
+            stderr.contains("line 3, column 12: "),
+            "{command}: {stderr}"
+        );
+        assert!(
+            stderr.contains("line 5, column 18: "),
+            "{command}: {stderr}"
+        );
+    }
+    let outside = model_file("outside-scope.yaml", VALID);
+    let out = ipvsrs(
+        &[
+            "apply",
+            "-f",
+            outside.to_str().unwrap(),
+            "--scope",
+            "192.0.2.0/24",
+        ],
+        "",
+    );
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("outside the scope"));
+}

@@ -141,3 +141,25 @@ fn the_default_options() {
     assert!(!params.env && !params.network && params.files.is_empty());
     assert!(params.documents.is_empty() && options.diff.scope.is_empty());
 }
+
+/// `ipvs_apply_yaml` reports an invalid model (`EINVAL`, every error with its place)
+/// whether or not this kernel has IPVS.
+#[test]
+fn the_c_apply_reports_an_invalid_model_whether_or_not_ipvs_is_there() {
+    use ipvsrs::capi::desired::ipvs_apply_yaml;
+    use ipvsrs::capi::ipvsrs_last_error;
+    let model = c"services:\n  - address: tcp://10.0.0.1:80\n    sched: fastest\n";
+    let rc = ipvs_apply_yaml(
+        std::ptr::null_mut(),
+        model.as_ptr(),
+        std::ptr::null(),
+        std::ptr::null_mut(),
+    );
+    let errno = std::io::Error::last_os_error().raw_os_error();
+    // SAFETY: the library's NUL-terminated string, valid until this thread's next call.
+    let message = unsafe { std::ffi::CStr::from_ptr(ipvsrs_last_error()) };
+    let message = message.to_string_lossy();
+    assert_eq!((rc, errno), (-1, Some(libc::EINVAL)), "{message}");
+    assert!(message.contains("line 3, column 12: "), "{message}");
+    assert!(message.contains("\"fastest\""), "{message}");
+}

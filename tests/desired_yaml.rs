@@ -484,7 +484,14 @@ fn each_validation_error_with_its_position() {
         ("services: tcp://10.0.0.1:80\n".into(), "1:11 services must be a list, found \"tcp://10.0.0.1:80\""),
         ("defaults: { forward: bridge }\n".into(), "1:22 forward \"bridge\" is not one of nat, direct, tunnel, local"),
         ("defaults: { port: 0 }\n".into(), "1:19 port 0 is not in 1..65535"),
-        ("timeouts: { tcp: -5 }\n".into(), "1:18 timeout tcp -5 is not in 0..4294967295"),
+        ("timeouts: { tcp: -5 }\n".into(), "1:18 timeout tcp -5 is not in 0..2147483"),
+        // The kernel refuses more than INT_MAX / HZ seconds (HZ is at most 1000)...
+        ("timeouts: { udp: 2147484 }\n".into(), "1:18 timeout udp 2147484 is not in 0..2147483"),
+        // ... and keeps timeout * HZ of a service in 32 bits: ipvsadm's 31 days fit.
+        (
+            "services:\n  - address: tcp://10.0.0.1:80\n    persistence: { timeout: 2678401 }\n".into(),
+            "3:29 persistence timeout 2678401 is not in 1..2678400",
+        ),
         (
             "daemons:\n  - { role: master, interface: eth0 }\n  - { role: master, interface: eth1 }\n".into(),
             "3:13 a daemon with role master is already defined at line 2, column 13",

@@ -904,3 +904,18 @@ fn extended_ack_text_after_a_whole_echoed_request() {
         }
     );
 }
+
+#[test]
+fn forwarding_methods_and_tunnel_types_of_a_newer_kernel_are_kept_as_numbers() {
+    let nest = dest_nest(&[
+        u32_attr(dest_attr::FWD_METHOD, 6),
+        attr(dest_attr::TUN_TYPE, &[9]),
+        u32_attr(dest_attr::WEIGHT, 3),
+    ]);
+    let entry = decode_dest(&nest, Family::Inet6).unwrap();
+    assert_eq!(entry.dest.forward, Forward::Unknown(6));
+    assert_eq!(entry.dest.forward.number(), 6);
+    assert_eq!(entry.dest.tunnel.kind, TunnelType::Unknown(9));
+    assert_eq!(entry.dest.tunnel.kind.number(), 9);
+    assert_eq!(entry.dest.weight, 3);
+}

@@ -61,7 +61,14 @@ IPVSRS_PARAMS_ENV = 1 << 3
 IPVSRS_PARAMS_NETWORK = 1 << 4
 IPVSRS_WAIT_NONE = -1
 
-_FORWARD_NAMES = {0: "nat", 1: "local", 2: "tunnel", 3: "direct"}
+# The model's names; the kernel's bypass reads as direct, as in the model.
+_FORWARD_NAMES = {0: "nat", 1: "local", 2: "tunnel", 3: "direct", 4: "direct"}
+
+
+def _forward_name(method: int) -> str:
+    """The model's name of a forwarding method; a newer kernel's is its number."""
+    return _FORWARD_NAMES.get(method, str(method))
+
 _PROTOCOL_NAMES = {
     socket.IPPROTO_TCP: "tcp",
     socket.IPPROTO_UDP: "udp",
@@ -404,7 +411,7 @@ class Destination:
     family: socket.AddressFamily
     address: str
     port: int
-    forward: str  # nat, direct, tunnel or local
+    forward: str  # nat, direct, tunnel or local; a newer kernel's method as its number
     weight: int
     upper_threshold: int
     lower_threshold: int
@@ -533,7 +540,7 @@ def _destination(d: ipvs_dest_entry_t) -> Destination:
         family=_family(d.af),
         address=_address(d.af, d.addr),
         port=socket.ntohs(d.port),
-        forward=_FORWARD_NAMES[d.conn_flags & IP_VS_CONN_F_FWD_MASK],
+        forward=_forward_name(d.conn_flags & IP_VS_CONN_F_FWD_MASK),
         weight=d.weight,
         upper_threshold=d.u_threshold,
         lower_threshold=d.l_threshold,

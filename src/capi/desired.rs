@@ -337,6 +337,16 @@ unsafe fn run(
             model,
             &options,
         ))
+    })
+    .map_err(|unreachable| {
+        // An invalid model is reported as such even when IPVS cannot be reached.
+        match model.check(&options) {
+            Err(e @ ConvergeError::ModelInvalid { .. }) => CError {
+                errno: e.errno(),
+                message: e.to_string(),
+            },
+            _ => unreachable,
+        }
     })?;
     match converged {
         Ok(Converged::Planned(changes)) => {
@@ -369,7 +379,8 @@ unsafe fn run(
 ///
 /// Returns 0 when the table matches the model. Returns -1 with errno, and
 /// `ipvsrs_last_error()` saying what failed, before anything is changed: `EINVAL` when the
-/// model is invalid (every error, one a line, each with its line and column), when `opts`
+/// model is invalid (every error, one a line, each with its line and column; so reported
+/// also when IPVS cannot be reached), when `opts`
 /// is, or when the changeset needs an action `opts` does not allow; the system's errno
 /// when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
 /// converger held the lock for the whole wait (the message names its pid); the kernel's

@@ -60,13 +60,6 @@ impl CError {
             message: format!("{what} is NULL"),
         }
     }
-
-    pub fn count_beyond_block(field: &str, count: usize, room: usize) -> CError {
-        CError {
-            errno: libc::EINVAL,
-            message: format!("{field} is {count}, but the list has room for {room}"),
-        }
-    }
 }
 
 thread_local! {
@@ -218,7 +211,7 @@ impl<H, E: Copy> MallocBlock<H, E> {
         self.len
     }
 
-    /// The block with `header` at its start, its other bytes past the entries zero.
+    /// The block with `header` at its start (its padding zero).
     pub(crate) fn finish(self, header: H) -> Result<*mut H, CError> {
         if let Some(size) = self.failed {
             return Err(CError {
@@ -226,12 +219,8 @@ impl<H, E: Copy> MallocBlock<H, E> {
                 message: format!("allocating {size} bytes"),
             });
         }
-        let end = Self::bytes_for(self.len);
-        // SAFETY: a live block of at least `end` bytes; the sorts read up to its usable
-        // size, so the bytes after the entries are zeroed, as is the header's padding.
+        // SAFETY: a live block with room for the header and its entries.
         unsafe {
-            let usable = libc::malloc_usable_size(self.block.cast());
-            std::ptr::write_bytes(self.block.add(end), 0, usable.saturating_sub(end));
             std::ptr::write_bytes(self.block, 0, entries_at::<H, E>());
             (self.block as *mut H).write(header);
         }
@@ -279,17 +268,6 @@ pub(crate) unsafe fn entries_of<H, E>(block: *mut H) -> *mut E {
     unsafe { (block as *mut u8).add(entries_at::<H, E>()) as *mut E }
 }
 
-/// How many entries the `malloc_block` at `block` has room for, from the allocator's own
-/// record of its size: a count the caller changed must not lead past the block's end.
-///
-/// # Safety
-/// `block` came from `malloc_block` and is not freed.
-pub(crate) unsafe fn room_in_block<H, E>(block: *mut H) -> usize {
-    // SAFETY: a live malloc block, by the caller's guarantee.
-    let size = unsafe { libc::malloc_usable_size(block.cast()) };
-    size.saturating_sub(entries_at::<H, E>()) / std::mem::size_of::<E>()
-}
-
 /// `text` as a NUL-terminated string in a `malloc` block, so C frees it with `free()`.
 pub(crate) fn malloc_string(text: &str) -> Result<*mut c_char, CError> {
     let bytes: Vec<u8> = text.bytes().chain([0]).collect();
@@ -319,7 +297,7 @@ mod tests {
     }
 
     #[test]
-    fn a_block_grows_keeps_its_entries_and_zeroes_the_rest() {
+    fn a_block_grows_and_keeps_its_entries() {
         // Room for 3 at first: the block is reallocated several times.
         let mut block = MallocBlock::<Header, [u64; 3]>::with_room(3);
         for i in 0..1000u64 {
@@ -327,17 +305,12 @@ mod tests {
         }
         assert_eq!(block.len(), 1000);
         let p = block.finish(Header { count: 1000 }).unwrap();
-        // SAFETY: a finished block: the header, 1000 entries, then zeroes to its end.
+        // SAFETY: a finished block: the header, then 1000 entries.
         unsafe {
             assert_eq!((*p).count, 1000);
             let entries = entries_of::<Header, [u64; 3]>(p);
             for i in 0..1000u64 {
                 assert_eq!(*entries.add(i as usize), [i, i * 2, u64::MAX - i]);
-            }
-            let room = room_in_block::<Header, [u64; 3]>(p);
-            assert!(room >= 1000);
-            for i in 1000..room {
-                assert_eq!(*entries.add(i), [0; 3], "slot {i} of {room}");
             }
             libc::free(p.cast());
         }

@@ -488,16 +488,20 @@ impl ip_vs_dest_user {
         } else {
             family(self.af)?
         };
-        let forward = Forward::from_conn_flags(self.conn_flags).ok_or_else(|| {
-            invalid(format!(
-                "forwarding method {} is unknown",
-                self.conn_flags & 7
-            ))
-        })?;
-        let kind = u8::try_from(self.tun_type)
-            .ok()
-            .and_then(TunnelType::from_number)
-            .ok_or_else(|| invalid(format!("tunnel type {} is unknown", self.tun_type)))?;
+        // Listings pass unknown values through; a write of one is refused, as the
+        // library cannot say what it would do.
+        let forward = match Forward::from_conn_flags(self.conn_flags) {
+            Forward::Unknown(n) => {
+                return Err(invalid(format!("forwarding method {n} is unknown")))
+            }
+            known => known,
+        };
+        let kind = match u8::try_from(self.tun_type).map(TunnelType::from_number) {
+            Ok(TunnelType::Unknown(_)) | Err(_) => {
+                return Err(invalid(format!("tunnel type {} is unknown", self.tun_type)))
+            }
+            Ok(known) => known,
+        };
         Ok(Destination {
             addr: self.addr.to_ip(family),
             port: u16::from_be(self.port),

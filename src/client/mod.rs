@@ -145,11 +145,11 @@ impl Handle {
         Ok(())
     }
 
-    /// Reopens the socket if this process is a fork of the one that opened it, or if a
-    /// request on it timed out.
+    /// Reopens the socket if this process is a fork of the one that opened it, or if an
+    /// answer on it was left unread (a timeout, a malformed reply).
     fn ensure_own_socket(&mut self) -> Result<()> {
         let pid = std::process::id();
-        if pid != self.owner || self.socket.timed_out() {
+        if pid != self.owner || self.socket.abandoned() {
             let (mut socket, family) =
                 connect(self.netns.as_ref().map(|f| f.as_fd()), self.timeout)?;
             if let Some(bytes) = self.receive_buffer {

@@ -46,9 +46,8 @@ pub(crate) struct Socket {
     sock: NlSocket,
     /// How long a receive waits; `None` for ever.
     timeout: Option<Duration>,
-    /// A receive timed out: the rest of that answer may still come, so the socket is not
-    /// used again (see [`Socket::timed_out`]).
-    timed_out: bool,
+    /// An answer was left unread: see [`Socket::abandoned`].
+    abandoned: bool,
     /// How many bytes of requests a batch sends at once: less once the kernel had to drop
     /// answers (the receive buffer overflowed).
     batch_bytes: usize,
@@ -84,7 +83,7 @@ impl Socket {
         let mut socket = Socket {
             sock,
             timeout: None,
-            timed_out: false,
+            abandoned: false,
             batch_bytes: MAX_BATCH_BYTES,
             counter,
             seq: 0,
@@ -137,11 +136,12 @@ impl Socket {
             .map_err(|e| Error::io("setting the netlink socket's receive buffer", e))
     }
 
-    /// Whether a receive timed out: the rest of that answer may still arrive (and a dump
-    /// left running makes the kernel refuse the next one), so the socket should be
-    /// replaced.
-    pub fn timed_out(&self) -> bool {
-        self.timed_out
+    /// Whether an answer was left unread: a receive timed out, or a request was given up
+    /// on a malformed or oversized reply or a failed receive. The rest of that answer may
+    /// still arrive, and a dump left running makes the kernel refuse the next one
+    /// (`EBUSY`), so the socket should be replaced.
+    pub fn abandoned(&self) -> bool {
+        self.abandoned
     }
 
     /// How many services the namespace has, by IPVS's sockopt interface; `None` where
@@ -245,6 +245,8 @@ impl Socket {
         let seq = self.next_seq();
         encode(&mut self.send_buf, seq);
         self.send(context)?;
+        // Until the answer's end is read, any return leaves the rest of it behind.
+        self.abandoned = true;
         let mut first_outcome = None;
         let mut failure = None;
         let mut datagrams = 0;
@@ -277,17 +279,19 @@ impl Socket {
                         }
                     }
                     Reply::Ack | Reply::Done => {
+                        self.abandoned = false;
                         return match failure {
                             Some(e) => Err(malformed(context, e)),
                             None => Ok((first_outcome, datagrams)),
                         }
                     }
                     Reply::Error { errno, detail } => {
+                        self.abandoned = false;
                         return Err(Error::Kernel {
                             context: context.to_string(),
                             errno,
                             detail,
-                        })
+                        });
                     }
                 }
             }
@@ -364,8 +368,10 @@ impl Socket {
             // A failed send or receive leaves the unanswered requests with its errno. After
             // ENOBUFS some answers are lost for good: send less at once from now on.
             if let Some(e) = io_failure {
-                if e.errno() == libc::ENOBUFS {
-                    self.batch_bytes /= 4;
+                match e.errno() {
+                    libc::ENOBUFS => self.batch_bytes /= 4,
+                    // Answers to the unanswered requests may still come.
+                    _ => self.abandoned = true,
                 }
                 for (i, slot) in outcomes.iter_mut().enumerate().filter(|(_, o)| o.is_none()) {
                     let source = io::Error::from_raw_os_error(e.errno());
@@ -421,7 +427,6 @@ impl Socket {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock && !wait => return Ok(None),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    self.timed_out = true;
                     let waited = self.timeout.unwrap_or_default();
                     return Err(Error::io(
                         format!("{context}: no reply from the kernel within {waited:?}"),
@@ -603,7 +608,7 @@ mod tests {
             "{error}"
         );
         assert!(waited >= timeout, "gave up after {waited:?}");
-        assert!(socket.timed_out());
+        assert!(socket.abandoned());
 
         // The same message with the flags a request has is answered.
         let mut family = None;
@@ -619,6 +624,27 @@ mod tests {
             )
             .unwrap();
         assert_eq!(family, Some(libc::GENL_ID_CTRL as u16));
-        assert!(!socket.timed_out());
+        assert!(!socket.abandoned());
+    }
+
+    /// A dump of the generic netlink families, on the host's own kernel.
+    fn dump_families(socket: &mut Socket) -> Result<usize> {
+        let dump = |buf: &mut Vec<u8>, seq| {
+            ctrl::encode_get_family(buf, seq, "nlctrl");
+            let flags = (libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16;
+            buf[6..8].copy_from_slice(&flags.to_ne_bytes());
+        };
+        socket.dump(&"dumping the families", dump, |_, _| Ok(()))
+    }
+
+    #[test]
+    fn a_dump_given_up_on_an_oversized_reply_marks_the_socket_abandoned() {
+        let mut socket = Socket::open(None, None).unwrap();
+        assert!(dump_families(&mut socket).unwrap() >= 1);
+        assert!(!socket.abandoned());
+        socket.recv_buf.truncate(16);
+        let error = dump_families(&mut socket).unwrap_err();
+        assert!(error.to_string().contains("exceeds the receive buffer"), "{error}");
+        assert!(socket.abandoned());
     }
 }

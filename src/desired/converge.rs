@@ -77,6 +77,19 @@ impl ModelSource<'_> {
             errors,
         })
     }
+
+    /// Reads the model as [`converge`] would with `options`, for a caller that cannot
+    /// reach the kernel: an invalid model is still reported as such, every error with its
+    /// place, before the kernel's failure.
+    pub fn check(&self, options: &ConvergeOptions) -> Result<(), ConvergeError> {
+        let params = options.params.resolve()?;
+        yaml::parse_in_scope(&self.text()?, &params, &options.diff.scope)
+            .map(drop)
+            .map_err(|errors| ConvergeError::ModelInvalid {
+                origin: self.origin(),
+                errors,
+            })
+    }
 }
 
 /// The sources that `${...}` in a model's addresses are resolved from.

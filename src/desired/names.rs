@@ -2,6 +2,7 @@
 //! the names of kernel values as a model writes them. Parsing, emitting and the change
 //! descriptions all take their words from here.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr};
 
 use super::DestState;
@@ -181,17 +182,22 @@ pub(crate) fn netmask_text(service: &Service) -> String {
 }
 
 /// The model's name of a forwarding method. The kernel's bypass has none (no client sets
-/// it); it reads as direct.
-pub(crate) fn forward_name(forward: Forward) -> &'static str {
-    name_of(FORWARDS, forward).unwrap_or("direct")
+/// it); it reads as direct. One from a newer kernel is its number.
+pub(crate) fn forward_name(forward: Forward) -> Cow<'static, str> {
+    match forward {
+        Forward::Bypass => "direct".into(),
+        Forward::Unknown(n) => n.to_string().into(),
+        known => name_of(FORWARDS, known).unwrap_or("direct").into(),
+    }
 }
 
 /// `type: gue, port: 6080, checksum: csum`: a destination's tunnel as the model writes it.
 pub(crate) fn tunnel_fields(tunnel: &Tunnel) -> String {
-    let mut fields = vec![format!(
-        "type: {}",
-        name_of(TUNNEL_TYPES, tunnel.kind).unwrap_or("ipip")
-    )];
+    let kind = match tunnel.kind {
+        TunnelType::Unknown(n) => n.to_string().into(),
+        known => Cow::from(name_of(TUNNEL_TYPES, known).unwrap_or("ipip")),
+    };
+    let mut fields = vec![format!("type: {kind}")];
     if tunnel.port != 0 {
         fields.push(format!("port: {}", tunnel.port));
     }

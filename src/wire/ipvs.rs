@@ -473,14 +473,12 @@ pub fn decode_dest(nest: &[u8], service_family: Family) -> Result<DestEntry, Dec
         dest: Destination {
             addr: decode_addr(t.require(dest_attr::ADDR, "IPVS_DEST_ATTR_ADDR")?, family)?,
             port: t.require(dest_attr::PORT, "IPVS_DEST_ATTR_PORT")?.be16()?,
-            forward: Forward::from_conn_flags(fwd)
-                .ok_or_else(|| DecodeError(format!("unknown forwarding method {fwd}")))?,
+            forward: Forward::from_conn_flags(fwd),
             weight: u32_or_0(dest_attr::WEIGHT)? as i32,
             upper_threshold: u32_or_0(dest_attr::U_THRESH)?,
             lower_threshold: u32_or_0(dest_attr::L_THRESH)?,
             tunnel: Tunnel {
-                kind: TunnelType::from_number(tun_type)
-                    .ok_or_else(|| DecodeError(format!("unknown tunnel type {tun_type}")))?,
+                kind: TunnelType::from_number(tun_type),
                 port: t.get(dest_attr::TUN_PORT).map_or(Ok(0), |a| a.be16())?,
                 flags: TunnelFlags(t.get(dest_attr::TUN_FLAGS).map_or(Ok(0), |a| a.u16())?),
             },

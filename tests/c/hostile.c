@@ -1,5 +1,5 @@
 /* Hostile callers: every exported function with the mistakes C code makes (NULL
- * arguments, unknown enum values, names with no terminating NUL, forged counts, objects
+ * arguments, unknown enum values, names with no terminating NUL, objects
  * used after they were freed or passed as another type). Each gets an error with errno and
  * a message, never a crash; run under valgrind, no invalid read or write either.
  * tests/c_hostile_coverage.rs checks that every function in the headers is called here. */
@@ -30,6 +30,42 @@
     do { errno = 0; (call); int errno_ = errno; \
          check_report(errno_ == (err), #call " sets " #err, __FILE__, __LINE__); \
     } while (0)
+
+/* libipvs 1.31 sorted any array the caller built (on the stack, from its own allocator):
+ * exactly num_services (num_dests) entries, nothing past them. valgrind sees a read
+ * outside them. */
+static void sort_arrays_the_caller_built(void)
+{
+    struct {
+        struct ip_vs_get_services head;
+        ipvs_service_entry_t entries[3];
+    } services;
+    memset(&services, 0, sizeof services);
+    unsigned int marks[3] = { 30, 10, 20 };
+    for (int i = 0; i < 3; i++) {
+        services.entries[i].af = AF_INET;
+        services.entries[i].fwmark = marks[i];
+    }
+    services.head.num_services = 2; /* the third stays where it is */
+    ipvs_sort_services(&services.head, NULL);
+    CHECK(services.entries[0].fwmark == 10 && services.entries[1].fwmark == 30 &&
+          services.entries[2].fwmark == 20);
+
+    struct ip_vs_get_dests *dests = malloc(sizeof *dests + 3 * sizeof(ipvs_dest_entry_t));
+    CHECK(dests != NULL);
+    if (dests == NULL)
+        return;
+    memset(dests, 0, sizeof *dests + 3 * sizeof(ipvs_dest_entry_t));
+    dests->num_dests = 3;
+    for (int i = 0; i < 3; i++) {
+        dests->entrytable[i].af = AF_INET;
+        dests->entrytable[i].addr.ip = htonl(0x0a000000u + 3 - (unsigned)i);
+    }
+    ipvs_sort_dests(dests, NULL);
+    CHECK(ntohl(dests->entrytable[0].addr.ip) == 0x0a000001u &&
+          ntohl(dests->entrytable[2].addr.ip) == 0x0a000003u);
+    free(dests);
+}
 
 static ipvs_service_t web(void)
 {
@@ -110,11 +146,6 @@ static void libipvs_services(void)
     CHECK(all != NULL && all->num_services == 1);
     if (all != NULL) {
         ipvs_service_entry_t entry = all->entrytable[0];
-        /* A forged count must not take the sort past the block. */
-        all->num_services = 1000000;
-        CHECK_ERRNO(ipvs_sort_services(all, NULL), EINVAL);
-        CHECK(strstr(ipvsrs_last_error(), "num_services is 1000000") != NULL);
-        all->num_services = 1;
         ipvs_sort_services(all, ipvs_cmp_services);
         CHECK(ipvs_cmp_services(&all->entrytable[0], &entry) == 0);
         free(all);
@@ -124,9 +155,6 @@ static void libipvs_services(void)
         struct ip_vs_get_dests *dests = ipvs_get_dests(&entry);
         CHECK(dests != NULL && dests->num_dests == 2);
         if (dests != NULL) {
-            dests->num_dests = UINT_MAX;
-            CHECK_ERRNO(ipvs_sort_dests(dests, NULL), EINVAL);
-            dests->num_dests = 2;
             ipvs_sort_dests(dests, ipvs_cmp_dests);
             CHECK(ipvs_cmp_dests(&dests->entrytable[0], &dests->entrytable[1]) < 0);
             CHECK(ipvs_cmp_dests(&dests->entrytable[0], NULL) > 0);
@@ -136,6 +164,7 @@ static void libipvs_services(void)
         CHECK_NULL_WITH(ipvs_get_dests(&entry), EAFNOSUPPORT);
     }
     CHECK_NULL_WITH(ipvs_get_dests(NULL), EINVAL);
+    sort_arrays_the_caller_built();
     ipvs_sort_services(NULL, NULL);
     ipvs_sort_dests(NULL, NULL);
     CHECK(ipvs_cmp_services(NULL, NULL) == 0 && ipvs_cmp_dests(NULL, NULL) == 0);

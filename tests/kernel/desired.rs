@@ -609,3 +609,27 @@ fn scope_and_keep_weights_keep_their_promises_through_the_cli() {
     let weights: Vec<i32> = dests.iter().map(|d| d.dest.weight).collect();
     assert_eq!(weights, [0]);
 }
+
+/// The longest timeouts a model accepts are kept by the kernel as written: an apply of
+/// them leaves nothing to change (a wrapped or refused value would be planned again, or
+/// fail the apply).
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn the_longest_timeouts_a_model_accepts_are_kept_as_written() {
+    let ns = Netns::new();
+    let model = "timeouts: { tcp: 2147483, tcpfin: 2147483, udp: 2147483 }\n\
+                 services:\n  - address: tcp://10.0.0.1:80\n    \
+                 persistence: { timeout: 2678400 }\n";
+    ns.apply_model("longest", model);
+    assert_eq!(ns.diff_of("longest", model, "summary"), "no changes\n");
+    let saved = ns.saved();
+    assert!(
+        saved.contains("-A -t 10.0.0.1:80 -s rr -p 2678400"),
+        "{saved}"
+    );
+    let timeouts = ns.ipvsadm(&["-L", "--timeout"]);
+    assert!(
+        timeouts.contains("Timeout (tcp tcpfin udp): 2147483 2147483 2147483"),
+        "{timeouts}"
+    );
+}

@@ -7,7 +7,7 @@ use ipvsrs::model::{
 use ipvsrs::Handle;
 
 use crate::ipvsadm_compat::{persistent_conn_row, plain_row, row, threshold_row, Row};
-use crate::support::{assert_saved, ip, Netns};
+use crate::support::{assert_saved, ip, run, Netns};
 
 /// A namespace holding the round-robin TCP service `addr:80`, and a handle on it.
 fn with_service(addr: &str) -> (Netns, Handle, ServiceKey) {
@@ -355,4 +355,58 @@ fn fresh_destination_has_zero_counters_and_stats() {
     assert_eq!(h.service(&key).unwrap().stats, Stats::default());
     let counters = persistent_conn_row(&row("10.0.0.2:80", "Masq", 1, "n/a"));
     assert_eq!(listed_dests(&ns, &["--persistent-conn"]), [counters]);
+}
+
+/// The kernel stores a forwarding method or tunnel type it has no name for (as a newer
+/// kernel's would look): the listings keep the destination, with its number, instead of
+/// failing the whole service, and a model that names the method puts it right.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn destinations_with_unknown_methods_are_listed_as_numbers() {
+    let (ns, mut h, key) = with_service("10.0.0.1");
+    let unknown_method = dest("10.0.0.2", 80, Forward::Unknown(5));
+    let unknown_tunnel = tunnel("10.0.0.3", TunnelType::Unknown(7), 0, TunnelFlags::NOCSUM);
+    let plain = dest("10.0.0.4", 80, Forward::Masq);
+    assert_round_trip(&mut h, &key, &[unknown_method, unknown_tunnel, plain]);
+
+    let listing = ns.ipvsrs_exits(&["list"], 0);
+    let row = |addr: &str| {
+        let line = listing.lines().find(|l| l.contains(addr));
+        line.unwrap_or_else(|| panic!("no {addr} in\n{listing}"))
+            .split_whitespace()
+            .nth(2)
+    };
+    assert_eq!(row("10.0.0.2:80"), Some("5"), "{listing}");
+    assert_eq!(row("10.0.0.3:80"), Some("Tunnel"), "{listing}");
+    assert_eq!(row("10.0.0.4:80"), Some("Masq"), "{listing}");
+    let got = ns.ipvsrs_exits(&["get"], 0);
+    assert!(got.contains("forward: 5"), "{got}");
+    assert!(got.contains("type: 7"), "{got}");
+    let python = "import ipvsrs\nwith ipvsrs.Handle() as h:\n    \
+                  print(sorted((d.address, d.forward) for d in h.services()[0].dests))";
+    let seen = run(ns.python().args(["-c", python]));
+    assert_eq!(
+        seen.trim(),
+        "[('10.0.0.2', '5'), ('10.0.0.3', 'tunnel'), ('10.0.0.4', 'nat')]"
+    );
+
+    let model = "services:\n  - address: tcp://10.0.0.1:80\n    scheduler: rr\n    destinations:\n      \
+                 - address: 10.0.0.2:80\n        forward: nat\n      \
+                 - address: 10.0.0.3:80\n        forward: tunnel\n        tunnel: {type: gre}\n      \
+                 - address: 10.0.0.4:80\n        forward: nat\n";
+    ns.apply_model("named", model);
+    let methods: Vec<(String, Forward, TunnelType)> = h
+        .dests(&key)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.dest.addr.to_string(), e.dest.forward, e.dest.tunnel.kind))
+        .collect();
+    assert!(
+        methods.contains(&("10.0.0.2".into(), Forward::Masq, TunnelType::Ipip)),
+        "{methods:?}"
+    );
+    assert!(
+        methods.contains(&("10.0.0.3".into(), Forward::Tunnel, TunnelType::Gre)),
+        "{methods:?}"
+    );
 }

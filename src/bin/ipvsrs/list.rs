@@ -2,6 +2,7 @@
 //! with `--exact`), or as JSON with every setting and the 64-bit counters; the connection
 //! table as `ipvsadm -Lnc` shows it, or as JSON.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 use std::net::IpAddr;
 
@@ -71,13 +72,15 @@ fn endpoint(addr: IpAddr, port: u16) -> String {
     DestKey { addr, port }.to_string()
 }
 
-fn forward_name(forward: Forward) -> &'static str {
+/// ipvsadm's name of a forwarding method; one from a newer kernel is its number.
+fn forward_name(forward: Forward) -> Cow<'static, str> {
     match forward {
-        Forward::Masq => "Masq",
-        Forward::Local => "Local",
-        Forward::Tunnel => "Tunnel",
-        Forward::Route => "Route",
-        Forward::Bypass => "Bypass",
+        Forward::Masq => "Masq".into(),
+        Forward::Local => "Local".into(),
+        Forward::Tunnel => "Tunnel".into(),
+        Forward::Route => "Route".into(),
+        Forward::Bypass => "Bypass".into(),
+        Forward::Unknown(n) => n.to_string().into(),
     }
 }
 
@@ -271,10 +274,11 @@ fn service_json(entry: &ServiceEntry) -> String {
 
 fn dest_json(d: &DestEntry) -> String {
     let t = &d.dest.tunnel;
-    let tunnel = match t.kind {
-        TunnelType::Ipip => "ipip",
-        TunnelType::Gue => "gue",
-        TunnelType::Gre => "gre",
+    let tunnel: Cow<str> = match t.kind {
+        TunnelType::Ipip => "ipip".into(),
+        TunnelType::Gue => "gue".into(),
+        TunnelType::Gre => "gre".into(),
+        TunnelType::Unknown(n) => n.to_string().into(),
     };
     format!(
         "{{\"address\":{},\"port\":{},\"forward\":{},\"weight\":{},\"upper_threshold\":{},\
@@ -286,7 +290,7 @@ fn dest_json(d: &DestEntry) -> String {
         d.dest.weight,
         d.dest.upper_threshold,
         d.dest.lower_threshold,
-        quoted(tunnel),
+        quoted(&tunnel),
         t.port,
         t.flags.0,
         d.active_conns,

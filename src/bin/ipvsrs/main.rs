@@ -282,6 +282,17 @@ fn open() -> Result<Handle, Failure> {
     Handle::open().map_err(|e| fail(KERNEL, e.to_string()))
 }
 
+/// The handle for a diff or an apply of `model`; when IPVS cannot be reached, an invalid
+/// model is reported as such (exit 3, every error), as `validate` would.
+fn open_for(options: &ConvergeOptions, model: &Model) -> Result<Handle, Failure> {
+    open().or_else(|unreachable| {
+        model_source(model)
+            .check(options)
+            .map_err(converge_failure)?;
+        Err(unreachable)
+    })
+}
+
 fn validate(global: &Global, model: &Model) -> Result<(), Failure> {
     let params = param_sources(global)?.resolve().map_err(converge_failure)?;
     model_source(model)
@@ -297,7 +308,7 @@ fn show_diff(
     model: &Model,
     format: DiffFormat,
 ) -> Result<usize, Failure> {
-    let changes = converge(&mut open()?, model_source(model), options)
+    let changes = converge(&mut open_for(options, model)?, model_source(model), options)
         .map(Converged::into_changes)
         .map_err(converge_failure)?;
     match format {
@@ -341,7 +352,7 @@ fn run_apply(
     model: &Model,
     verbose: bool,
 ) -> Result<(), Failure> {
-    match converge(&mut open()?, model_source(model), options) {
+    match converge(&mut open_for(options, model)?, model_source(model), options) {
         Ok(Converged::Planned(changes)) if verbose => {
             for change in &changes {
                 writeln!(out, "would {change}")?;

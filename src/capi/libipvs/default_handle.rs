@@ -16,13 +16,15 @@ extern "C" fn unlock() {
     DEFAULT.unlock();
 }
 
-/// (Re)opens the default handle in the caller's network namespace.
-pub fn reopen() -> Result<crate::model::Info, CError> {
+/// (Re)opens the default handle in the caller's network namespace and hands its info to
+/// `store`, with the lock still held.
+pub fn reopen(store: impl FnOnce(crate::model::Info)) -> Result<(), CError> {
     DEFAULT.with(|slot| {
         *slot = None;
         let (handle, info) = Handle::open_with_info()?;
         *slot = Some(handle.into());
-        Ok(info)
+        store(info);
+        Ok(())
     })
 }
 

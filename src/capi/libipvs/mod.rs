@@ -10,10 +10,7 @@ use std::ffi::{c_char, c_int, c_uint};
 
 use super::handle::DestOp;
 use super::types::*;
-use super::{
-    arg, boundary, entries_of, fail, malloc_block, pointer, room_in_block, status, CError,
-    MallocBlock,
-};
+use super::{arg, boundary, entries_of, malloc_block, pointer, status, CError, MallocBlock};
 use crate::client::Handle;
 use strerror::{record, Func};
 
@@ -53,7 +50,7 @@ fn on_default(f: impl FnOnce(&mut Handle) -> Result<(), CError>) -> c_int {
 pub extern "C" fn ipvs_init() -> c_int {
     boundary(-1, || {
         record(Func::Init);
-        status(default_handle::reopen().map(store_info))
+        status(default_handle::reopen(store_info))
     })
 }
 
@@ -301,63 +298,41 @@ pub extern "C" fn ipvs_strerror(err: c_int) -> *const c_char {
     boundary(c"Unknown error".as_ptr(), || strerror::message(err))
 }
 
-/// Sorts `s`'s entries with `f` (`ipvs_cmp_services` when `f` is NULL); NULL `s` is a no-op.
-/// `s` must come from `ipvs_get_services`; a `num_services` above what the block holds is
-/// refused (errno `EINVAL`, nothing sorted).
+/// Sorts the first `num_services` entries of `s` with `f` (`ipvs_cmp_services` when `f` is
+/// NULL); NULL `s` is a no-op. As in libipvs 1.31, `s` may be any array the caller built
+/// (on the stack, from its own allocator) holding at least that many entries; nothing
+/// past them is read.
 #[no_mangle]
 pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service_cmp_t) {
     boundary((), || {
-        // SAFETY: NULL or a block from ipvs_get_services: a header, then its entries.
-        unsafe {
-            sort_block(
-                s,
-                |s| (*s).num_services,
-                "num_services",
-                f.unwrap_or(ipvs_cmp_services),
-            )
-        }
+        // SAFETY: NULL or a header with num_services entries after it (the caller's word).
+        unsafe { sort_block(s, |s| (*s).num_services, f.unwrap_or(ipvs_cmp_services)) }
     })
 }
 
-/// Sorts `d`'s entries with `f` (`ipvs_cmp_dests` when `f` is NULL); NULL `d` is a no-op.
-/// `d` must come from `ipvs_get_dests`; a `num_dests` above what the block holds is
-/// refused (errno `EINVAL`, nothing sorted).
+/// Sorts the first `num_dests` entries of `d` with `f` (`ipvs_cmp_dests` when `f` is
+/// NULL); NULL `d` is a no-op. As in libipvs 1.31, `d` may be any array the caller built
+/// holding at least that many entries; nothing past them is read.
 #[no_mangle]
 pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
     boundary((), || {
-        // SAFETY: NULL or a block from ipvs_get_dests: a header, then its entries.
-        unsafe {
-            sort_block(
-                d,
-                |d| (*d).num_dests,
-                "num_dests",
-                f.unwrap_or(ipvs_cmp_dests),
-            )
-        }
+        // SAFETY: NULL or a header with num_dests entries after it (the caller's word).
+        unsafe { sort_block(d, |d| (*d).num_dests, f.unwrap_or(ipvs_cmp_dests)) }
     })
 }
 
-/// Sorts the entries of a `malloc_block` whose header `count` reads, unless the count
-/// (the caller's to change) is more than the block holds.
+/// Sorts the `count` entries that follow the header `H` at `block`.
 ///
 /// # Safety
-/// `block` is NULL or a live block from `malloc_block` with header `H` and entries `E`.
+/// `block` is NULL or points to a header `H` followed by at least `count` entries `E`.
 unsafe fn sort_block<H, E>(
     block: *mut H,
     count: impl FnOnce(*mut H) -> c_uint,
-    field: &str,
     cmp: unsafe extern "C" fn(*mut E, *mut E) -> c_int,
 ) {
     if block.is_null() {
         return;
     }
-    // SAFETY: a live block (the caller's guarantee), its entries after the header.
-    unsafe {
-        let n = count(block) as usize;
-        let room = room_in_block::<H, E>(block);
-        if n > room {
-            return fail(CError::count_beyond_block(field, n, room));
-        }
-        compare::sort(entries_of::<H, E>(block), n, cmp);
-    }
+    // SAFETY: the header and its `count` entries, by the caller's guarantee.
+    unsafe { compare::sort(entries_of::<H, E>(block), count(block) as usize, cmp) }
 }

@@ -42,6 +42,12 @@ const SHOWN_CHARS: usize = 60;
 const PORT: RangeInclusive<u64> = 1..=65535;
 const WEIGHT: RangeInclusive<u64> = 0..=65535;
 const U32: RangeInclusive<u64> = 0..=u32::MAX as u64;
+/// Connection timeouts the kernel takes at any HZ: it refuses more than INT_MAX / HZ
+/// seconds, and HZ is at most 1000.
+const CONNECTION_TIMEOUT: RangeInclusive<u64> = 0..=i32::MAX as u64 / 1000;
+/// Persistence timeouts every kernel keeps: it stores timeout * HZ in 32 bits, which
+/// wraps above 49 days at HZ 1000; ipvsadm's limit, 31 days, fits.
+const PERSISTENCE_TIMEOUT: RangeInclusive<u64> = 1..=31 * 24 * 3600;
 
 type Step<T> = Result<T, Fatal>;
 
@@ -694,7 +700,7 @@ impl<'t> Walker<'_, 't, '_> {
             &["tcp", "tcpfin", "udp"],
             |w, key, value| {
                 let seconds = w
-                    .number(&value, &format!("timeout {key}"), U32)?
+                    .number(&value, &format!("timeout {key}"), CONNECTION_TIMEOUT)?
                     .unwrap_or(0) as u32;
                 match key {
                     "tcp" => timeouts.tcp = seconds,
@@ -892,7 +898,7 @@ impl<'t> Walker<'_, 't, '_> {
         self.entries(node, "persistence", KEYS, |w, key, value| {
             match key {
                 "timeout" => {
-                    let range = 1..=u32::MAX as u64;
+                    let range = PERSISTENCE_TIMEOUT;
                     if let Some(timeout) = w.number(&value, "persistence timeout", range)? {
                         persistence.timeout = timeout as u32;
                     }
