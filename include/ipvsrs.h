@@ -726,8 +726,10 @@ void ipvsrs_conn_iter_free(struct ipvsrs_conn_iter *it);
  * is, or when the changeset needs an action `opts` does not allow; the system's errno
  * when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
  * converger held the lock for the whole wait (the message names its pid); the kernel's
- * when the table cannot be read. After a rollback: -1 with the failing step's errno;
- * an undo step that failed too is named in the message ("left changed: ...").
+ * when the table cannot be read. After a rollback: -1 with the failing step's errno.
+ * When the rollback itself could not undo every change made: -1 with `ENOTRECOVERABLE`
+ * (the table is neither as before nor as the model), each change left made named in
+ * the message ("left changed: ..."), and `ipvsrs_changeset_left_changed()` counting them.
  * If `changes_out` is not NULL it receives the changeset (each item with its result), to
  * release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
  * NULL when no changeset was computed.
@@ -765,10 +767,18 @@ struct ipvsrs_changeset *ipvsrs_diff_yaml(struct ipvsrs_handle *h,
 size_t ipvsrs_changeset_count(const struct ipvsrs_changeset *cs);
 
 /**
- * 1 if the apply that produced `cs` failed and was undone, else 0 (0, with errno, for a
- * changeset that is NULL or not live).
+ * 1 if the apply that produced `cs` failed and every change it made was undone, else 0:
+ * also when the rollback left changes made (see `ipvsrs_changeset_left_changed`). 0, with
+ * errno, for a changeset that is NULL or not live.
  */
 int ipvsrs_changeset_rolled_back(const struct ipvsrs_changeset *cs);
+
+/**
+ * How many changes of a failed apply its rollback could not undo (0 when the apply
+ * succeeded or was undone whole); `ipvs_apply_yaml` then failed with `ENOTRECOVERABLE`
+ * and its message names each. 0, with errno, for a changeset that is NULL or not live.
+ */
+size_t ipvsrs_changeset_left_changed(const struct ipvsrs_changeset *cs);
 
 /**
  * The next item, or NULL at the end (or, with errno, for a changeset that is NULL or not

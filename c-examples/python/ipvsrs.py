@@ -346,6 +346,7 @@ def _load() -> ctypes.CDLL:
             [_HandleP, ctypes.c_char_p, ctypes.POINTER(ipvsrs_apply_options)],
         ),
         "ipvsrs_changeset_rolled_back": (ctypes.c_int, [_ChangesetP]),
+        "ipvsrs_changeset_left_changed": (ctypes.c_size_t, [_ChangesetP]),
         "ipvsrs_changeset_next": (ctypes.POINTER(ipvsrs_change), [_ChangesetP]),
         "ipvsrs_changeset_free": (None, [_ChangesetP]),
     }
@@ -476,11 +477,13 @@ class Change:
 
 class Changeset(list):
     """The changes of an apply or a diff, in order; ``rolled_back`` tells whether a failed
-    apply was undone."""
+    apply was undone whole, ``left_changed`` how many changes its rollback could not undo
+    (then the apply's IpvsError has errno ENOTRECOVERABLE and names each)."""
 
-    def __init__(self, changes: Iterable[Change], rolled_back: bool):
+    def __init__(self, changes: Iterable[Change], rolled_back: bool, left_changed: int = 0):
         super().__init__(changes)
         self.rolled_back = rolled_back
+        self.left_changed = left_changed
 
 
 def _family(af: int) -> socket.AddressFamily:
@@ -578,7 +581,11 @@ def _take_changeset(cs) -> Changeset:
             if not item:
                 break
             changes.append(_change(item.contents))
-        return Changeset(changes, bool(_lib.ipvsrs_changeset_rolled_back(cs)))
+        return Changeset(
+            changes,
+            bool(_lib.ipvsrs_changeset_rolled_back(cs)),
+            _lib.ipvsrs_changeset_left_changed(cs),
+        )
     finally:
         _lib.ipvsrs_changeset_free(cs)
 

@@ -115,6 +115,8 @@ pub struct ipvsrs_changeset {
     /// Owns the strings the items' `description` point to.
     _descriptions: Vec<CString>,
     rolled_back: bool,
+    /// How many changes a failed rollback left made.
+    left_changed: usize,
 }
 
 impl Live for ipvsrs_changeset {
@@ -278,6 +280,7 @@ fn item(change: &Change, result: c_int, description: &CStr) -> ipvsrs_change {
 fn changeset(
     changes: impl ExactSizeIterator<Item = (Change, c_int)>,
     rolled_back: bool,
+    left_changed: usize,
 ) -> ipvsrs_changeset {
     let mut items = Vec::with_capacity(changes.len());
     let mut descriptions = Vec::with_capacity(changes.len());
@@ -291,6 +294,7 @@ fn changeset(
         items: Snapshot::new(items),
         _descriptions: descriptions,
         rolled_back,
+        left_changed,
     }
 }
 
@@ -298,7 +302,12 @@ fn changeset(
 fn applied(report: ApplyReport) -> ipvsrs_changeset {
     let codes = report.outcomes.into_iter();
     let codes = codes.map(|outcome| outcome.map_or_else(|e| e.errno(), |()| 0));
-    changeset(report.changes.into_iter().zip(codes), report.rolled_back)
+    let left_changed = report.rollback_failures.len();
+    changeset(
+        report.changes.into_iter().zip(codes),
+        report.rolled_back,
+        left_changed,
+    )
 }
 
 /// Why a call failed, with the changeset of an apply that failed and was undone.
@@ -349,9 +358,11 @@ unsafe fn run(
         }
     })?;
     match converged {
-        Ok(Converged::Planned(changes)) => {
-            Ok(changeset(changes.into_iter().map(|c| (c, NOT_RUN)), false))
-        }
+        Ok(Converged::Planned(changes)) => Ok(changeset(
+            changes.into_iter().map(|c| (c, NOT_RUN)),
+            false,
+            0,
+        )),
         Ok(Converged::Applied(report)) => Ok(applied(report)),
         Err(e) => {
             let error = CError {
@@ -359,7 +370,9 @@ unsafe fn run(
                 message: e.to_string(),
             };
             let changeset = match e {
-                ConvergeError::ApplyFailed(report) => Some(applied(report)),
+                ConvergeError::ApplyFailed(report) | ConvergeError::RollbackIncomplete(report) => {
+                    Some(applied(report))
+                }
                 _ => None,
             };
             Err(Failure { error, changeset })
@@ -384,8 +397,10 @@ unsafe fn run(
 /// is, or when the changeset needs an action `opts` does not allow; the system's errno
 /// when the model or a parameter file cannot be read (`ENOENT`); `EBUSY` when another
 /// converger held the lock for the whole wait (the message names its pid); the kernel's
-/// when the table cannot be read. After a rollback: -1 with the failing step's errno;
-/// an undo step that failed too is named in the message ("left changed: ...").
+/// when the table cannot be read. After a rollback: -1 with the failing step's errno.
+/// When the rollback itself could not undo every change made: -1 with `ENOTRECOVERABLE`
+/// (the table is neither as before nor as the model), each change left made named in
+/// the message ("left changed: ..."), and `ipvsrs_changeset_left_changed()` counting them.
 /// If `changes_out` is not NULL it receives the changeset (each item with its result), to
 /// release with `ipvsrs_changeset_free`, whether or not the apply succeeded; it is set to
 /// NULL when no changeset was computed.
@@ -458,14 +473,27 @@ pub extern "C" fn ipvsrs_changeset_count(cs: *const ipvsrs_changeset) -> usize {
     })
 }
 
-/// 1 if the apply that produced `cs` failed and was undone, else 0 (0, with errno, for a
-/// changeset that is NULL or not live).
+/// 1 if the apply that produced `cs` failed and every change it made was undone, else 0:
+/// also when the rollback left changes made (see `ipvsrs_changeset_left_changed`). 0, with
+/// errno, for a changeset that is NULL or not live.
 #[no_mangle]
 pub extern "C" fn ipvsrs_changeset_rolled_back(cs: *const ipvsrs_changeset) -> c_int {
     boundary(0, || {
         // SAFETY: only read.
-        let rolled_back = unsafe { live::get(cs) }.map(|cs| c_int::from(cs.rolled_back));
-        or_fail(rolled_back, 0)
+        let whole =
+            unsafe { live::get(cs) }.map(|cs| c_int::from(cs.rolled_back && cs.left_changed == 0));
+        or_fail(whole, 0)
+    })
+}
+
+/// How many changes of a failed apply its rollback could not undo (0 when the apply
+/// succeeded or was undone whole); `ipvs_apply_yaml` then failed with `ENOTRECOVERABLE`
+/// and its message names each. 0, with errno, for a changeset that is NULL or not live.
+#[no_mangle]
+pub extern "C" fn ipvsrs_changeset_left_changed(cs: *const ipvsrs_changeset) -> usize {
+    boundary(0, || {
+        // SAFETY: only read.
+        or_fail(unsafe { live::get(cs) }.map(|cs| cs.left_changed), 0)
     })
 }
 
@@ -486,4 +514,62 @@ pub extern "C" fn ipvsrs_changeset_next(cs: *mut ipvsrs_changeset) -> *const ipv
 #[no_mangle]
 pub extern "C" fn ipvsrs_changeset_free(cs: *mut ipvsrs_changeset) {
     boundary((), || or_fail(live::take(cs).map(drop), ()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::client::Error;
+    use crate::desired::RollbackFailure;
+    use crate::model::{Destination, Forward, Service, ServiceKey};
+
+    fn kernel_error(errno: i32) -> Error {
+        Error::Kernel {
+            context: "a step".into(),
+            errno,
+            detail: None,
+        }
+    }
+
+    /// A failed apply of two changes: the first made, the second refused; the rollback
+    /// could undo the first or not.
+    fn failed_apply(undo_failed: bool) -> *mut ipvsrs_changeset {
+        let service = Arc::new(Service::new(
+            ServiceKey::tcp([10, 0, 0, 1].into(), 80),
+            "rr",
+        ));
+        let add = |last| Change::AddDest {
+            service: service.clone(),
+            dest: Destination::new([10, 1, 0, last].into(), 80, Forward::Masq),
+        };
+        let report = ApplyReport {
+            changes: vec![add(1), add(2)],
+            outcomes: vec![Ok(()), Err(kernel_error(libc::EINVAL))],
+            rolled_back: true,
+            rollback_failures: match undo_failed {
+                true => vec![RollbackFailure {
+                    change: 0,
+                    error: kernel_error(libc::ENOENT),
+                }],
+                false => vec![],
+            },
+        };
+        live::give(applied(report))
+    }
+
+    #[test]
+    fn a_rollback_that_left_changes_made_is_not_reported_as_rolled_back() {
+        let whole = failed_apply(false);
+        assert_eq!(ipvsrs_changeset_rolled_back(whole), 1);
+        assert_eq!(ipvsrs_changeset_left_changed(whole), 0);
+        ipvsrs_changeset_free(whole);
+
+        let partial = failed_apply(true);
+        assert_eq!(ipvsrs_changeset_rolled_back(partial), 0);
+        assert_eq!(ipvsrs_changeset_left_changed(partial), 1);
+        assert_eq!(ipvsrs_changeset_count(partial), 2);
+        ipvsrs_changeset_free(partial);
+    }
 }

@@ -246,11 +246,15 @@ impl<H, E: Copy + ServiceForm> ServiceList for MallocBlock<H, E> {
     fn push(&mut self, entry: E) {
         MallocBlock::push(self, entry);
     }
-    fn into_vec(self) -> Vec<E> {
+    fn into_vec(self) -> Result<Vec<E>, Error> {
+        if let Some(size) = self.failed {
+            let source = std::io::Error::from_raw_os_error(libc::ENOMEM);
+            return Err(Error::io(format!("allocating {size} bytes"), source));
+        }
         // SAFETY: the first `len` slots hold entries.
-        (0..self.len)
+        Ok((0..self.len)
             .map(|i| unsafe { self.entry_at(i).read() })
-            .collect()
+            .collect())
     }
 }
 
@@ -314,5 +318,26 @@ mod tests {
             }
             libc::free(p.cast());
         }
+    }
+
+    #[test]
+    fn a_block_that_could_not_grow_is_an_error_never_a_short_list() {
+        use types::{ip_vs_get_services, ipvs_service_entry_t};
+        let entry = ipvs_service_entry_t::default();
+        let mut block = MallocBlock::<ip_vs_get_services, _>::with_room(1);
+        block.push(entry);
+        // As after a failed realloc: later entries were dropped.
+        block.failed = Some(1 << 40);
+        block.push(entry);
+        let Err(error) = ServiceList::into_vec(block) else {
+            panic!("a short list without an error");
+        };
+        assert_eq!(error.errno(), libc::ENOMEM, "{error}");
+        let mut block = MallocBlock::<Header, u64>::with_room(1);
+        block.failed = Some(1 << 40);
+        assert_eq!(
+            block.finish(Header { count: 0 }).unwrap_err().errno,
+            libc::ENOMEM
+        );
     }
 }

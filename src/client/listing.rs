@@ -46,7 +46,9 @@ pub trait ServiceList: Sized {
     type Entry: ServiceForm;
     fn with_room(room: usize) -> Self;
     fn push(&mut self, entry: Self::Entry);
-    fn into_vec(self) -> Vec<Self::Entry>;
+    /// The entries pushed; an error if any could not be kept (a list that could not grow),
+    /// never a short list.
+    fn into_vec(self) -> Result<Vec<Self::Entry>>;
     fn from_vec(entries: Vec<Self::Entry>) -> Self {
         let mut list = Self::with_room(entries.len());
         for entry in entries {
@@ -64,8 +66,8 @@ impl<E: ServiceForm> ServiceList for Vec<E> {
     fn push(&mut self, entry: E) {
         Vec::push(self, entry);
     }
-    fn into_vec(self) -> Vec<E> {
-        self
+    fn into_vec(self) -> Result<Vec<E>> {
+        Ok(self)
     }
     fn from_vec(entries: Vec<E>) -> Vec<E> {
         entries
@@ -104,7 +106,7 @@ impl Handle {
         if ipv4.as_ref() == Some(&dump.keys) {
             return Ok(dump.entries);
         }
-        let mut listing = Listing::of(dump.keys, dump.entries.into_vec());
+        let mut listing = Listing::of(dump.keys, dump.entries.into_vec()?);
         if let Some(ipv4) = &ipv4 {
             self.complete_ipv4(&mut listing, ipv4)?;
         }

@@ -283,7 +283,7 @@ impl Socket {
                         return match failure {
                             Some(e) => Err(malformed(context, e)),
                             None => Ok((first_outcome, datagrams)),
-                        }
+                        };
                     }
                     Reply::Error { errno, detail } => {
                         self.abandoned = false;
@@ -644,7 +644,10 @@ mod tests {
         assert!(!socket.abandoned());
         socket.recv_buf.truncate(16);
         let error = dump_families(&mut socket).unwrap_err();
-        assert!(error.to_string().contains("exceeds the receive buffer"), "{error}");
+        assert!(
+            error.to_string().contains("exceeds the receive buffer"),
+            "{error}"
+        );
         assert!(socket.abandoned());
     }
 }

@@ -185,7 +185,7 @@ impl Converged {
 }
 
 /// Why [`converge`] stopped. Only after `ApplyFailed` had the kernel been changed, and
-/// those changes were undone.
+/// those changes were undone; after `RollbackIncomplete`, some were not.
 #[derive(Debug, thiserror::Error)]
 pub enum ConvergeError {
     /// The model cannot be read.
@@ -213,9 +213,23 @@ pub enum ConvergeError {
     /// A change failed and the ones made were undone; the report has each outcome.
     #[error("{}", apply_failure(.0))]
     ApplyFailed(ApplyReport),
+    /// A change failed and the rollback could not undo every change made: the table is
+    /// neither as before nor as the model. [`ApplyReport::rollback_failures`] names the
+    /// changes left made.
+    #[error("{}", apply_failure(.0))]
+    RollbackIncomplete(ApplyReport),
 }
 
 impl ConvergeError {
+    /// The error of an apply that failed: [`ConvergeError::ApplyFailed`] when the rollback
+    /// undid every change made, else [`ConvergeError::RollbackIncomplete`].
+    pub fn of_failed_apply(report: ApplyReport) -> ConvergeError {
+        match report.rollback_failures.is_empty() {
+            true => ConvergeError::ApplyFailed(report),
+            false => ConvergeError::RollbackIncomplete(report),
+        }
+    }
+
     /// The errno a C caller sees: the system's for what could not be read, the kernel's
     /// for the table and for the first failed change, else `EINVAL`.
     pub fn errno(&self) -> i32 {
@@ -235,6 +249,7 @@ impl ConvergeError {
                 .iter()
                 .find_map(|outcome| outcome.as_ref().err())
                 .map_or(libc::EIO, Error::errno),
+            ConvergeError::RollbackIncomplete(_) => libc::ENOTRECOVERABLE,
         }
     }
 }
@@ -341,6 +356,6 @@ fn converge_with(
     let report = apply(handle, changes, &options.allowed)?;
     match report.succeeded() {
         true => Ok(Converged::Applied(report)),
-        false => Err(ConvergeError::ApplyFailed(report)),
+        false => Err(ConvergeError::of_failed_apply(report)),
     }
 }

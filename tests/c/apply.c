@@ -89,7 +89,8 @@ static void refused_and_rolled_back(ipvsrs_handle *h)
         "      - { address: 224.0.0.1:8080, forward: nat }\n";
     ipvsrs_changeset *cs = NULL;
     CHECK_FAILS_WITH(ipvs_apply_yaml(h, poisoned, NULL, &cs), EINVAL);
-    CHECK(cs != NULL && ipvsrs_changeset_rolled_back(cs) == 1);
+    CHECK(cs != NULL && ipvsrs_changeset_rolled_back(cs) == 1 &&
+          ipvsrs_changeset_left_changed(cs) == 0);
     ipvsrs_changeset_free(cs);
     ipvs_service_t key;
     memset(&key, 0, sizeof key);

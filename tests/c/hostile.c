@@ -221,11 +221,14 @@ static void desired_state(ipvsrs_handle *h)
     const ipvsrs_change *change = ipvsrs_changeset_next(cs);
     CHECK(change != NULL && change->kind == IPVSRS_CHANGE_DEL_SERVICE);
     CHECK(ipvsrs_changeset_next(cs) == NULL && ipvsrs_changeset_rolled_back(cs) == 0);
+    CHECK(ipvsrs_changeset_left_changed(cs) == 0);
     ipvsrs_changeset_free(cs);
     /* Freed: every use is refused, and a second free frees nothing. */
     CHECK_ERRNO(ipvsrs_changeset_count(cs), EBADF);
     CHECK(strstr(ipvsrs_last_error(), "is not a live changeset") != NULL);
     CHECK_ERRNO(ipvsrs_changeset_rolled_back(cs), EBADF);
+    CHECK_ERRNO(ipvsrs_changeset_left_changed(cs), EBADF);
+    CHECK_ERRNO(ipvsrs_changeset_left_changed(NULL), EINVAL);
     CHECK_ERRNO(ipvsrs_changeset_next(cs), EBADF);
     CHECK_ERRNO(ipvsrs_changeset_free(cs), EBADF);
     CHECK_ERRNO(ipvsrs_changeset_count(NULL), EINVAL);

@@ -487,6 +487,8 @@ mod rollback_meets_a_changed_table {
             report.rollback_failures
         );
         assert_eq!(snapshot(h), before);
+        let error = ConvergeError::of_failed_apply(report);
+        assert!(matches!(error, ConvergeError::ApplyFailed(_)), "{error:?}");
     }
 
     #[test]
@@ -554,7 +556,13 @@ mod rollback_meets_a_changed_table {
         let left: Vec<usize> = report.rollback_failures.iter().map(|f| f.change).collect();
         assert_eq!(left, [0]);
         assert_eq!(report.rollback_failures[0].error.errno(), libc::ENOENT);
-        let message = ConvergeError::ApplyFailed(report).to_string();
+        let error = ConvergeError::of_failed_apply(report);
+        assert!(
+            matches!(error, ConvergeError::RollbackIncomplete(_)),
+            "{error:?}"
+        );
+        assert_eq!(error.errno(), libc::ENOTRECOVERABLE);
+        let message = error.to_string();
         assert!(
             message.contains(&format!("\nleft changed: {updated} (undoing it failed: ")),
             "{message}"

@@ -390,7 +390,7 @@ fn destinations_with_unknown_methods_are_listed_as_numbers() {
         "[('10.0.0.2', '5'), ('10.0.0.3', 'tunnel'), ('10.0.0.4', 'nat')]"
     );
 
-    let model = "services:\n  - address: tcp://10.0.0.1:80\n    scheduler: rr\n    destinations:\n      \
+    let model = "services:\n  - address: tcp://10.0.0.1:80\n    sched: rr\n    destinations:\n      \
                  - address: 10.0.0.2:80\n        forward: nat\n      \
                  - address: 10.0.0.3:80\n        forward: tunnel\n        tunnel: {type: gre}\n      \
                  - address: 10.0.0.4:80\n        forward: nat\n";

@@ -421,6 +421,7 @@ class Failures(IpvsTest):
         error = caught.exception
         self.assertEqual(error.errno, errno.EINVAL)
         self.assertTrue(error.changeset.rolled_back)
+        self.assertEqual(error.changeset.left_changed, 0)
         self.assertEqual(
             [(c.kind, c.destination) for c in error.changeset],
             [

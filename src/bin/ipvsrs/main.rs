@@ -252,7 +252,7 @@ fn converge_failure(e: ConvergeError) -> Failure {
         ConvergeError::Refused(_) => REFUSED,
         ConvergeError::Lock(LockError::Busy { .. }) => BUSY,
         ConvergeError::Lock(LockError::Failed(_)) => KERNEL,
-        ConvergeError::ApplyFailed(_) => APPLY_FAILED,
+        ConvergeError::ApplyFailed(_) | ConvergeError::RollbackIncomplete(_) => APPLY_FAILED,
     };
     fail(code, e.to_string())
 }
@@ -367,9 +367,9 @@ fn run_apply(
             print_report(out, &report, verbose)?;
             Ok(())
         }
-        Err(ConvergeError::ApplyFailed(report)) => {
+        Err(ConvergeError::ApplyFailed(report) | ConvergeError::RollbackIncomplete(report)) => {
             print_report(out, &report, verbose)?;
-            Err(converge_failure(ConvergeError::ApplyFailed(report)))
+            Err(converge_failure(ConvergeError::of_failed_apply(report)))
         }
         Err(e) => Err(converge_failure(e)),
     }
