@@ -53,7 +53,9 @@
 
 /**
  * Keep the kernel's weights of existing active destinations (a health checker owns
- * them); one in maintenance or draining still gets weight 0.
+ * them); one in maintenance or draining still gets weight 0. An update of such a
+ * destination's other settings carries the weight read again just before the write, so
+ * a weight the checker set meanwhile stands (what remains is that read-to-write time).
  */
 #define IPVSRS_APPLY_KEEP_WEIGHTS (1 << 2)
 
@@ -664,8 +666,8 @@ extern "C" {
  * The IPVS version code and connection table size, filled by `ipvs_init()` and
  * `ipvs_getinfo()` (`num_services` stays 0, as with libipvs over netlink).
  *
- * Written under the library's lock; reading it while another thread calls `ipvs_init`
- * or `ipvs_getinfo` is a data race, as in libipvs.
+ * Written by one call at a time (the one the libipvs connection is lent to); reading it
+ * while another thread calls `ipvs_init` or `ipvs_getinfo` is a data race, as in libipvs.
  */
 extern struct ip_vs_getinfo ipvs_info;
 

@@ -23,7 +23,9 @@ pub const IPVSRS_MODEL_PATH: c_uint = 1 << 0;
 /// Compute and return the changeset; change nothing.
 pub const IPVSRS_APPLY_DRY_RUN: c_uint = 1 << 1;
 /// Keep the kernel's weights of existing active destinations (a health checker owns
-/// them); one in maintenance or draining still gets weight 0.
+/// them); one in maintenance or draining still gets weight 0. An update of such a
+/// destination's other settings carries the weight read again just before the write, so
+/// a weight the checker set meanwhile stands (what remains is that read-to-write time).
 pub const IPVSRS_APPLY_KEEP_WEIGHTS: c_uint = 1 << 2;
 /// Resolve `${env.NAME}` in the model from the process's environment.
 pub const IPVSRS_PARAMS_ENV: c_uint = 1 << 3;

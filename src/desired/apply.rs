@@ -3,8 +3,11 @@
 //! as it wants it (a destination to delete gone, a service to re-add there) counts as
 //! done, so a rollback never fails over what someone else did meanwhile.
 
+use std::collections::HashMap;
+
 use super::{Action, Change};
 use crate::client::{Error, Handle, Result};
+use crate::model::{DestKey, ServiceKey};
 use crate::wire::Request;
 
 /// Changes handed to the client at once (it sends them in batches that fit its buffers).
@@ -85,6 +88,46 @@ pub fn apply(
         rolled_back: failed,
         rollback_failures,
     })
+}
+
+/// For an apply beside a health checker (keep-weights): each destination update that
+/// keeps the weight takes the weight the kernel has now, read just before the apply, so
+/// that a weight the checker set after the table was read is not turned back, by the
+/// update or by its undo. What remains is the time from this read to the write.
+pub fn take_current_weights(handle: &mut Handle, changes: &mut [Change]) -> Result<()> {
+    let keeps_weight = |change: &Change| matches!(change, Change::UpdateDest { from, to, .. } if from.weight == to.weight);
+    let mut services: Vec<ServiceKey> = (changes.iter().filter(|c| keeps_weight(c)))
+        .filter_map(|c| match c {
+            Change::UpdateDest { service, .. } => Some(service.key),
+            _ => None,
+        })
+        .collect();
+    services.sort_unstable();
+    services.dedup();
+    if services.is_empty() {
+        return Ok(());
+    }
+    let listed = handle.dests_of(&services)?;
+    let now: HashMap<(ServiceKey, DestKey), i32> = (services.iter().zip(listed))
+        .flat_map(|(service, dests)| {
+            dests
+                .into_iter()
+                .map(move |d| ((*service, d.dest.key()), d.dest.weight))
+        })
+        .collect();
+    for change in changes.iter_mut() {
+        if !keeps_weight(change) {
+            continue;
+        }
+        if let Change::UpdateDest { service, from, to } = change {
+            // A destination gone since is left to the update, which then fails.
+            if let Some(&weight) = now.get(&(service.key, to.key())) {
+                from.weight = weight;
+                to.weight = weight;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Undoes the changes that succeeded, newest first; the ones left made.

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use super::yaml::{self, ModelCache, ModelErrors, ParamFileError, Params};
 use super::{
-    apply, diff, Action, ApplyRefused, ApplyReport, Change, ConvergeLock, DesiredTable,
-    DiffOptions, KernelTable, LockError,
+    apply, diff, take_current_weights, Action, ApplyRefused, ApplyReport, Change, ConvergeLock,
+    DesiredTable, DiffOptions, KernelTable, LockError,
 };
 use crate::client::{Error, Handle};
 use crate::workers;
@@ -347,11 +347,14 @@ fn converge_with(
         errors,
     })?;
     let (_lock, current) = current?;
-    let changes = diff(&desired, &current, &options.diff);
+    let mut changes = diff(&desired, &current, &options.diff);
     // The changes own what they need: free both tables before applying.
     drop((desired, current));
     if options.dry_run {
         return Ok(Converged::Planned(changes));
+    }
+    if options.diff.keep_weights {
+        take_current_weights(handle, &mut changes).map_err(ConvergeError::Kernel)?;
     }
     let report = apply(handle, changes, &options.allowed)?;
     match report.succeeded() {

@@ -19,7 +19,7 @@ mod names;
 mod scope;
 pub mod yaml;
 
-pub use self::apply::{apply, ApplyRefused, ApplyReport, RollbackFailure};
+pub use self::apply::{apply, take_current_weights, ApplyRefused, ApplyReport, RollbackFailure};
 pub use self::change::{Action, Change};
 pub use self::converge::{
     converge, converge_cached, ConvergeError, ConvergeOptions, Converged, ModelSource, ParamSources,

@@ -132,6 +132,14 @@ fn c_apply_yaml_under_valgrind() {
     check("apply", true);
 }
 
+/// tests/c/fork.c: a fork during `ipvs_apply_yaml` on the libipvs connection goes ahead
+/// at once, and the child's libipvs calls work.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn c_fork_during_an_apply() {
+    check("fork", false);
+}
+
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn c_hostile_callers_get_errors() {

@@ -235,6 +235,61 @@ fn weight_sets_one_destination_and_keeps_its_other_settings() {
     assert_saved(&ns, &saved_with_weight("11"));
 }
 
+/// The weight of 10.1.0.1:8080 in `MODEL`'s first service, as ipvsadm saves it.
+fn first_weight(ns: &Netns) -> u32 {
+    let saved = ns.saved();
+    let line = saved.lines().find(|l| l.contains("-r 10.1.0.1:8080"));
+    let line = line.unwrap_or_else(|| panic!("no 10.1.0.1:8080 in\n{saved}"));
+    let weight = line.split_whitespace().skip_while(|w| *w != "-w").nth(1);
+    weight.and_then(|w| w.parse().ok()).unwrap()
+}
+
+/// A health checker sets a failed server's weight to 0 while an operator's ramp runs: the
+/// ramp stops at its next step and leaves the checker's weight.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn a_weight_ramp_stops_when_someone_else_sets_the_weight() {
+    let ns = Netns::new();
+    ns.apply_model("model", MODEL);
+    let ramp = ns
+        .ipvsrs_command(&[
+            "weight",
+            "103",
+            "--service=tcp://10.0.0.1:80",
+            "--destination=10.1.0.1:8080",
+            "--time=10",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while first_weight(&ns) == 3 {
+        assert!(Instant::now() < deadline, "the ramp took no step");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    ns.ipvsadm(&[
+        "-e",
+        "-t",
+        "10.0.0.1:80",
+        "-r",
+        "10.1.0.1:8080",
+        "-m",
+        "-w",
+        "0",
+    ]);
+    let out = ramp.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(
+            "the weight of 10.1.0.1:8080 in tcp://10.0.0.1:80 was set to 0 by someone else"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(first_weight(&ns), 0);
+}
+
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn weight_of_an_unknown_destination_fails() {

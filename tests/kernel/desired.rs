@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use ipvsrs::desired::{apply, diff, Action, Change, DiffOptions, KernelTable, ScopeRule};
+use ipvsrs::desired::{
+    apply, diff, take_current_weights, Action, Change, DiffOptions, KernelTable, ScopeRule,
+};
 use ipvsrs::desired::{DesiredDest, DesiredService, DesiredTable, DestState};
 use ipvsrs::model::{
     Daemon, DaemonRole, Destination, Forward, Service, ServiceFlags, ServiceKey, Timeouts,
@@ -206,6 +208,49 @@ fn keep_weights_leaves_the_kernels_weights() {
     assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &keep), []);
     converge(&mut h, &model, &DiffOptions::default());
     assert!(ns.ipvsadm(&["-Sn"]).contains("-r 10.1.0.3:80 -g -w 200"));
+}
+
+/// Under keep-weights, an update of a destination's other settings carries the weight:
+/// a checker's weight set after the table was read must not be turned back by it.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn keep_weights_updates_carry_the_weight_the_kernel_has_at_the_write() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    converge(&mut h, &base_model(), &DiffOptions::default());
+    let mut model = base_model();
+    model.services[1].dests[0].dest.upper_threshold = 100;
+    let keep = DiffOptions {
+        keep_weights: true,
+        ..Default::default()
+    };
+    let mut changes = diff(&model, &KernelTable::read(&mut h).unwrap(), &keep);
+    assert_eq!(changes.len(), 1, "{changes:?}");
+    // The checker finds 10.1.0.3 down after the read.
+    ns.ipvsadm(&[
+        "-e",
+        "-t",
+        "10.0.0.2:80",
+        "-r",
+        "10.1.0.3:80",
+        "-g",
+        "-w",
+        "0",
+    ]);
+    let carried = |changes: &[Change]| match &changes[0] {
+        Change::UpdateDest { from, to, .. } => (from.weight, to.weight),
+        other => panic!("{other}"),
+    };
+    assert_eq!(carried(&changes), (3, 3), "the weight read with the table");
+    take_current_weights(&mut h, &mut changes).unwrap();
+    assert_eq!(carried(&changes), (0, 0), "the weight the kernel has now");
+    let report = apply(&mut h, changes, &Action::ALL).unwrap();
+    assert!(report.succeeded());
+    let dests = h.dests(&tcp("10.0.0.2")).unwrap();
+    assert_eq!(
+        (dests[0].dest.weight, dests[0].dest.upper_threshold),
+        (0, 100)
+    );
 }
 
 #[test]

@@ -417,35 +417,53 @@ fn scrape(out: &mut impl Write, format: MetricsFormat) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Sets a destination's weight, in steps of one a second over `seconds`. Each step reads
+/// the destination again and writes it back with only the weight changed, and stops when
+/// the weight is not what the ramp last left: someone else (a health checker, an
+/// operator) set it meanwhile, and theirs stands. What remains: a weight written between
+/// a step's read and its write (microseconds apart) is overwritten by that step.
 fn set_weight(
     target: u16,
     service: &ServiceKey,
     dest_key: &DestKey,
     seconds: u32,
 ) -> Result<(), Failure> {
-    let target = i32::from(target);
     let mut handle = open()?;
-    let dests = handle
-        .dests(service)
-        .map_err(|e| fail(KERNEL, format!("reading {service}: {e}")))?;
-    let mut dest = dests
-        .into_iter()
-        .map(|entry| entry.dest)
-        .find(|d| d.key() == *dest_key)
-        .ok_or_else(|| fail(KERNEL, format!("{service} has no destination {dest_key}")))?;
-    let start = i64::from(dest.weight);
-    for step in 1..=seconds.max(1) {
+    let read = |handle: &mut Handle| {
+        let dests = handle
+            .dests(service)
+            .map_err(|e| fail(KERNEL, format!("reading {service}: {e}")))?;
+        let dest = (dests.into_iter().map(|entry| entry.dest))
+            .find(|d| d.key() == *dest_key)
+            .ok_or_else(|| fail(KERNEL, format!("{service} has no destination {dest_key}")))?;
+        Ok::<_, Failure>(dest)
+    };
+    let start = i64::from(read(&mut handle)?.weight);
+    let mut left = start;
+    let steps = i64::from(seconds.max(1));
+    for step in 1..=steps {
         if seconds > 0 {
             std::thread::sleep(Duration::from_secs(1));
         }
-        let delta = (i64::from(target) - start) * i64::from(step) / i64::from(seconds.max(1));
-        dest.weight = (start + delta) as i32;
+        let mut dest = read(&mut handle)?;
+        if i64::from(dest.weight) != left {
+            return Err(fail(
+                APPLY_FAILED,
+                format!(
+                    "the weight of {dest_key} in {service} was set to {} by someone else \
+                     (this ramp left {left}): stopped, leaving it",
+                    dest.weight
+                ),
+            ));
+        }
+        dest.weight = (start + (i64::from(target) - start) * step / steps) as i32;
         handle.update_dest(service, &dest).map_err(|e| {
             fail(
                 APPLY_FAILED,
                 format!("setting the weight to {}: {e}", dest.weight),
             )
         })?;
+        left = i64::from(dest.weight);
     }
     Ok(())
 }

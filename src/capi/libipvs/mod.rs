@@ -19,8 +19,8 @@ pub use compare::{ipvs_cmp_dests, ipvs_cmp_services};
 /// The IPVS version code and connection table size, filled by `ipvs_init()` and
 /// `ipvs_getinfo()` (`num_services` stays 0, as with libipvs over netlink).
 ///
-/// Written under the library's lock; reading it while another thread calls `ipvs_init`
-/// or `ipvs_getinfo` is a data race, as in libipvs.
+/// Written by one call at a time (the one the libipvs connection is lent to); reading it
+/// while another thread calls `ipvs_init` or `ipvs_getinfo` is a data race, as in libipvs.
 #[no_mangle]
 pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo {
     version: 0,
@@ -29,7 +29,7 @@ pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo {
 };
 
 fn store_info(info: crate::model::Info) {
-    // SAFETY: writes happen with the default handle's lock held (see callers).
+    // SAFETY: written only by the call the default connection is lent to (see callers).
     unsafe {
         let p = std::ptr::addr_of_mut!(ipvs_info);
         (*p).version = info.version;
