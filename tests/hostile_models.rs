@@ -293,3 +293,22 @@ fn an_address_of_more_than_64_parameters_is_refused() {
         "{errors}"
     );
 }
+
+#[test]
+fn a_parameter_file_over_the_size_limit_is_refused_by_its_size() {
+    let path = std::env::temp_dir().join(format!("ipvsrs-hostile-{}-params", std::process::id()));
+    let limit = Limits::default().max_bytes;
+    // Sparse, one byte over the limit: refused before it is read.
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(limit as u64 + 1).unwrap();
+    let refused = Params::new().with_values_file(&path);
+    std::fs::remove_file(&path).unwrap();
+    let message = refused.unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "cannot read parameter file {}: a parameter file is at most {limit} bytes",
+            path.display()
+        )
+    );
+}

@@ -9,7 +9,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::reader::{Fatal, Item, Kind, Node, Reader, Resolved};
-use super::{Limits, ModelError};
+use super::{read_file_at_most, Limits, ModelError};
 
 /// Where parameter values come from. The parser asks for a name without the `${` `}`
 /// (`env.PORT`, `host.eth0`, `ports.web`); `None` means unknown, which is a model error.
@@ -104,13 +104,20 @@ impl Params {
         Ok(self)
     }
 
-    /// Adds the values of a YAML or JSON file, as [`Params::with_values_text`].
+    /// Adds the values of a YAML or JSON file, as [`Params::with_values_text`]. A file
+    /// over the size limit of a model ([`Limits::max_bytes`]) is refused: a regular file
+    /// by its size, before it is read, anything else (a FIFO, `/dev/zero`) one byte past
+    /// the limit.
     pub fn with_values_file(self, path: &Path) -> Result<Params, ParamFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ParamFileError::Read {
+        let unreadable = |source| ParamFileError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let limit = Limits::default().max_bytes;
+        let bytes = read_file_at_most(path, limit, "a parameter file").map_err(unreadable)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         self.with_values_text(&text, &shown)
     }
 
