@@ -5,7 +5,9 @@
 //! A line is `Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires [PEName PEData]`:
 //! IPv4 addresses as 8 hex digits of the host-order value, IPv6 addresses in full
 //! (`2001:0db8:0000:...`; the real server's family may differ from the client's), ports
-//! as 4 hex digits, the time left in decimal seconds.
+//! as 4 hex digits, the time left in decimal seconds. All of it is ASCII but PEData, the
+//! engine's data as the client sent it (a SIP Call-ID), which may hold any byte but a
+//! newline.
 
 use std::io::{self, BufRead, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
