@@ -317,7 +317,8 @@ typedef struct ipvsrs_conn {
    */
   char pe_name[17];
   /**
-   * The engine's data for this entry (the SIP Call-ID), or "".
+   * The engine's data for this entry (the SIP Call-ID), or "": the bytes the kernel
+   * printed, which need not be UTF-8, NUL-terminated.
    */
   char pe_data[256];
 } ipvsrs_conn;

@@ -793,5 +793,7 @@ pub struct Connection {
     /// or when firewall-mark services give it more than one.
     pub forward: Option<Forward>,
     /// The persistence engine's name and its data for this entry (`sip` and the Call-ID).
-    pub engine: Option<(String, String)>,
+    /// The data is the bytes the kernel printed, which need not be UTF-8 (a Call-ID is
+    /// what the client sent).
+    pub engine: Option<(String, Vec<u8>)>,
 }

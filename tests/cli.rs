@@ -95,6 +95,24 @@ fn parameters_resolve_from_the_environment_only_when_asked() {
 }
 
 #[test]
+fn a_parameter_value_is_not_expanded_again() {
+    let path = model_file(
+        "params-twice.yaml",
+        &VALID.replace("10.1.0.1", "${env.BACKEND}"),
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_ipvsrs"))
+        .args(["--params-env", "validate", "-f", path.to_str().unwrap()])
+        .env("BACKEND", "${env.SECRET}")
+        .env("SECRET", "10.1.0.9")
+        .output()
+        .unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("\"${env.SECRET}:8080\""), "{stderr}");
+    assert!(!stderr.contains("10.1.0.9"), "{stderr}");
+}
+
+#[test]
 fn a_missing_file_is_an_invalid_model() {
     let out = ipvsrs(&["validate", "-f", "/nonexistent/ipvsrs.yaml"], "");
     assert_eq!(out.status.code(), Some(3));

@@ -366,6 +366,33 @@ fn parameters_from_a_file_on_disk() {
 }
 
 #[test]
+fn a_parameter_value_is_inserted_as_it_is_never_expanded_again() {
+    // A value from one source that holds a placeholder must not reach into another.
+    let params = Params::new()
+        .with_env_vars([("BACKEND", "${env.SECRET}"), ("SECRET", "10.9.9.9")])
+        .with_values_text("web: \"${env.SECRET}\"\n", "values.yaml")
+        .unwrap();
+    for placeholder in ["${env.BACKEND}", "${web}"] {
+        let text = format!("services:\n  - address: tcp://{placeholder}:80\n");
+        let Err(errors) = parse(&text, &params) else {
+            panic!("{placeholder} expanded twice into an address");
+        };
+        let messages = errors.to_string();
+        assert!(!messages.contains("10.9.9.9"), "{messages}");
+        assert_eq!(errors.0.len(), 1, "{messages}");
+        assert_eq!(
+            (errors.0[0].line, errors.0[0].column),
+            (2, 14),
+            "{messages}"
+        );
+        assert!(
+            errors.0[0].message.contains("\"tcp://${env.SECRET}:80\""),
+            "{messages}"
+        );
+    }
+}
+
+#[test]
 fn missing_parameter_is_an_error_at_its_address() {
     assert_eq!(
         errors("services:\n  - address: tcp://${env.NOPE}:80\n"),

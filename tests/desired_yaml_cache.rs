@@ -125,3 +125,26 @@ fn a_model_that_cannot_be_cut_is_read_whole() {
     assert!(read(&mut cache, &anchored, &params) == 0 || cache.is_empty());
     assert!(cache.is_empty());
 }
+
+#[test]
+fn a_parameter_named_in_a_value_is_no_dependency_of_its_service() {
+    let base = model("", 20, |_| 5).replacen("tcp://10.0.0.7:80", "tcp://10.0.0.7:${env.PORT}", 1);
+    let params = |port: &str, secret: &str| {
+        Params::new().with_env_vars([("PORT", port), ("SECRET", secret)])
+    };
+    let mut cache = ModelCache::new();
+    // The value `${env.SECRET}` stays text: the same error either way, whatever SECRET is.
+    let errors = parse_cached(&base, &params("${env.SECRET}", "80"), &[], &mut cache)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("\"tcp://10.0.0.7:${env.SECRET}\""),
+        "{errors}"
+    );
+    assert_eq!(read(&mut cache, &base, &params("8080", "80")), 20);
+    assert_eq!(
+        read(&mut cache, &base, &params("8080", "81")),
+        0,
+        "SECRET is not used"
+    );
+}

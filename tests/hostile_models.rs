@@ -4,7 +4,7 @@
 
 use std::process::{Command, Stdio};
 
-use ipvsrs::desired::yaml::{parse, parse_with_limits, Limits, NoParams};
+use ipvsrs::desired::yaml::{parse, parse_with_limits, Limits, NoParams, Params};
 
 /// The errors as "line:column message".
 fn errors(text: &str) -> Vec<String> {
@@ -272,5 +272,43 @@ fn a_long_address_piece_is_cut_in_the_reason_too() {
             "x".repeat(53),
             "x".repeat(40)
         )]
+    );
+}
+
+#[test]
+fn an_address_of_more_than_64_parameters_is_refused() {
+    let params = Params::new().with_env_vars([("A", "1")]);
+    let address = |count: usize| format!("tcp://10.0.0.1:{}", "${env.A}".repeat(count));
+    let key = |count: usize| {
+        parse(
+            &format!("services: [{{ address: '{}' }}]\n", address(count)),
+            &params,
+        )
+        .map(|table| table.services[0].service.key.to_string())
+    };
+    assert_eq!(key(2).unwrap(), "tcp://10.0.0.1:11");
+    let errors = key(65).unwrap_err().to_string();
+    assert!(
+        errors.ends_with("it has more than 64 parameters"),
+        "{errors}"
+    );
+}
+
+#[test]
+fn a_parameter_file_over_the_size_limit_is_refused_by_its_size() {
+    let path = std::env::temp_dir().join(format!("ipvsrs-hostile-{}-params", std::process::id()));
+    let limit = Limits::default().max_bytes;
+    // Sparse, one byte over the limit: refused before it is read.
+    let file = std::fs::File::create(&path).unwrap();
+    file.set_len(limit as u64 + 1).unwrap();
+    let refused = Params::new().with_values_file(&path);
+    std::fs::remove_file(&path).unwrap();
+    let message = refused.unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "cannot read parameter file {}: a parameter file is at most {limit} bytes",
+            path.display()
+        )
     );
 }

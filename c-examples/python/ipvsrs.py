@@ -463,6 +463,8 @@ class Connection:
     expires: int  # seconds left
     template: bool  # a persistence template rather than a connection
     pe_name: str  # persistence engine, "" for none
+    # The engine's data (a SIP Call-ID), "" for none: the kernel's bytes, which need not be
+    # UTF-8, decoded with errors="surrogateescape" (encode the same way for the bytes).
     pe_data: str
 
 
@@ -534,7 +536,7 @@ def _connection(c: ipvsrs_conn) -> Connection:
         expires=c.expires,
         template=bool(c.is_template),
         pe_name=c.pe_name.decode(),
-        pe_data=c.pe_data.decode(),
+        pe_data=c.pe_data.decode(errors="surrogateescape"),
     )
 
 

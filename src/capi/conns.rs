@@ -56,17 +56,19 @@ pub struct ipvsrs_conn {
     pub state: [c_char; IPVSRS_CONN_STATE_LEN],
     /// The persistence engine's name ("sip"), or "" for none.
     pub pe_name: [c_char; 17], // IP_VS_PENAME_MAXLEN + 1
-    /// The engine's data for this entry (the SIP Call-ID), or "".
+    /// The engine's data for this entry (the SIP Call-ID), or "": the bytes the kernel
+    /// printed, which need not be UTF-8, NUL-terminated.
     pub pe_data: [c_char; 256], // IP_VS_PEDATA_MAXLEN + 1
 }
 
-/// Copies `s` into `buf` if it fits with its NUL; a name is never cut.
-fn fit(s: &str, buf: &mut [c_char], what: &str) -> Result<(), Unrepresentable> {
-    if s.len() >= buf.len() || s.contains('\0') {
+/// Copies `s` into `buf` if it fits with its NUL; a name or data is never cut.
+fn fit(s: &[u8], buf: &mut [c_char], what: &str) -> Result<(), Unrepresentable> {
+    if s.len() >= buf.len() || s.contains(&0) {
         return Err(Unrepresentable {
             errno: libc::EINVAL,
             detail: format!(
-                "the {what} {s:?} does not fit ipvsrs_conn's {} bytes",
+                "the {what} \"{}\" does not fit ipvsrs_conn's {} bytes",
+                s.escape_ascii(),
                 buf.len()
             ),
         });
@@ -105,9 +107,13 @@ impl TryFrom<&Connection> for ipvsrs_conn {
             pe_name: [0; IP_VS_PENAME_MAXLEN + 1],
             pe_data: [0; IP_VS_PEDATA_MAXLEN + 1],
         };
-        fit(&c.state, &mut conn.state, "state")?;
+        fit(c.state.as_bytes(), &mut conn.state, "state")?;
         if let Some((name, data)) = &c.engine {
-            fit(name, &mut conn.pe_name, "persistence engine name")?;
+            fit(
+                name.as_bytes(),
+                &mut conn.pe_name,
+                "persistence engine name",
+            )?;
             fit(data, &mut conn.pe_data, "persistence engine data")?;
         }
         Ok(conn)
@@ -172,4 +178,34 @@ pub extern "C" fn ipvsrs_conn_iter_count(it: *const ipvsrs_conn_iter) -> usize {
 #[no_mangle]
 pub extern "C" fn ipvsrs_conn_iter_free(it: *mut ipvsrs_conn_iter) {
     boundary((), || or_fail(live::take(it).map(drop), ()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn engine_data_that_is_not_utf8_reaches_c_as_its_bytes() {
+        let conn = Connection {
+            target: ServiceKey::udp("10.0.0.254".parse().unwrap(), 5060),
+            client: "10.0.1.2:5060".parse().unwrap(),
+            real: "10.0.2.1:5060".parse().unwrap(),
+            template: true,
+            state: "NONE".to_owned(),
+            expires: Duration::from_secs(179),
+            forward: None,
+            engine: Some(("sip".to_owned(), b"a8\xff4b@pc33".to_vec())),
+        };
+        let c = ipvsrs_conn::try_from(&conn).unwrap();
+        let data: Vec<u8> = c.pe_data.iter().map(|&b| b as u8).collect();
+        assert_eq!(&data[..11], b"a8\xff4b@pc33\0");
+        let with_nul = Connection {
+            engine: Some(("sip".to_owned(), b"a\0b".to_vec())),
+            ..conn
+        };
+        let refused = ipvsrs_conn::try_from(&with_nul).err().unwrap();
+        assert!(refused.detail.contains("\"a\\x00b\""), "{}", refused.detail);
+    }
 }

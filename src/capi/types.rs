@@ -414,11 +414,13 @@ pub fn c_buf_to_string(buf: &[c_char], what: &str) -> Result<String, Unrepresent
     String::from_utf8(bytes).map_err(|_| invalid(format!("the {what} is not UTF-8")))
 }
 
-/// Copies `s` into a fixed C buffer, NUL-terminated, cut to fit.
-pub fn string_to_c_buf(s: &str, buf: &mut [c_char]) {
+/// Copies `s` (text, or bytes that need not be UTF-8) into a fixed C buffer,
+/// NUL-terminated, cut to fit.
+pub fn string_to_c_buf(s: impl AsRef<[u8]>, buf: &mut [c_char]) {
+    let s = s.as_ref();
     let len = s.len().min(buf.len() - 1);
     let (text, rest) = buf.split_at_mut(len);
-    for (dst, &b) in text.iter_mut().zip(&s.as_bytes()[..len]) {
+    for (dst, &b) in text.iter_mut().zip(&s[..len]) {
         *dst = b as c_char;
     }
     rest.fill(0);

@@ -2,14 +2,17 @@
 //! forwarding method taken from the IPVS table.
 
 use std::collections::{HashMap, HashSet};
-use std::io::Read;
+use std::io::BufReader;
 use std::net::SocketAddr;
 
 use super::{Error, Handle, Result};
 use crate::model::{Connection, Family, Forward, ServiceKey};
-use crate::wire::conn_table;
+use crate::wire::conn_table::{self, ReadError};
 
 const FILE: &str = "ip_vs_conn";
+
+/// Bytes asked of /proc a read: the kernel fills as many lines as fit.
+const READ_BUFFER: usize = 64 << 10;
 
 impl Handle {
     /// Every entry of the connection table of the handle's namespace: connections and
@@ -20,17 +23,20 @@ impl Handle {
     /// an entry met twice is kept once. The forwarding method of each entry comes from
     /// the service table, read after the connections (see [`Connection::forward`]).
     /// A line that is not what the kernel prints fails the call (`EINVAL`), naming it.
+    /// The text is read a line at a time, never held whole; a persistence engine's data
+    /// is kept as the bytes the kernel printed (see [`Connection::engine`]).
     pub fn connections(&mut self) -> Result<Vec<Connection>> {
         self.ensure_own_socket()?;
         let context = "reading /proc/net/ip_vs_conn";
-        let mut text = String::new();
-        self.socket
-            .open_proc_net(FILE)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map_err(|e| Error::io(context, e))?;
-        let mut conns = conn_table::parse(&text).map_err(|detail| Error::Malformed {
-            context: context.to_owned(),
-            detail,
+        let file = (self.socket.open_proc_net(FILE)).map_err(|e| Error::io(context, e))?;
+        // Read a line at a time: millions of connections make hundreds of MB of text.
+        let source = BufReader::with_capacity(READ_BUFFER, file);
+        let mut conns = conn_table::read(source).map_err(|e| match e {
+            ReadError::Io(e) => Error::io(context, e),
+            ReadError::Malformed(detail) => Error::Malformed {
+                context: context.to_owned(),
+                detail,
+            },
         })?;
         let mut seen = HashSet::new();
         conns.retain(|c| seen.insert((c.target, c.client, c.real)));

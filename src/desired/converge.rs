@@ -4,7 +4,7 @@
 //! read, diff, and apply all or nothing.
 
 use std::borrow::Cow;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -39,31 +39,19 @@ impl ModelSource<'_> {
     }
 
     /// The model's text, read up to the parser's size limit (a larger one is refused
-    /// before it fills the memory).
+    /// before it fills the memory: a regular file by its size, before it is read).
     fn text(&self) -> Result<Cow<'_, str>, ConvergeError> {
         let unreadable = |source| ConvergeError::ModelUnreadable {
             origin: self.origin(),
             source,
         };
         let limit = yaml::Limits::default().max_bytes;
-        let mut bytes = Vec::new();
-        match self {
+        let bytes = match self {
             ModelSource::Text(text) => return Ok(Cow::Borrowed(text)),
-            ModelSource::File(path) => std::fs::File::open(path)
-                .and_then(|file| file.take(limit as u64 + 1).read_to_end(&mut bytes))
-                .map_err(unreadable)?,
-            ModelSource::Stdin => io::stdin()
-                .lock()
-                .take(limit as u64 + 1)
-                .read_to_end(&mut bytes)
-                .map_err(unreadable)?,
-        };
-        if bytes.len() > limit {
-            return Err(unreadable(io::Error::new(
-                io::ErrorKind::FileTooLarge,
-                format!("a model is at most {limit} bytes"),
-            )));
+            ModelSource::File(path) => yaml::read_file_at_most(path, limit, "a model"),
+            ModelSource::Stdin => yaml::read_at_most(io::stdin().lock(), limit, "a model"),
         }
+        .map_err(unreadable)?;
         String::from_utf8(bytes)
             .map(Cow::Owned)
             .map_err(|e| unreadable(io::Error::new(io::ErrorKind::InvalidData, e)))

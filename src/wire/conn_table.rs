@@ -5,8 +5,11 @@
 //! A line is `Pro FromIP FPrt ToIP TPrt DestIP DPrt State Expires [PEName PEData]`:
 //! IPv4 addresses as 8 hex digits of the host-order value, IPv6 addresses in full
 //! (`2001:0db8:0000:...`; the real server's family may differ from the client's), ports
-//! as 4 hex digits, the time left in decimal seconds.
+//! as 4 hex digits, the time left in decimal seconds. All of it is ASCII but PEData, the
+//! engine's data as the client sent it (a SIP Call-ID), which may hold any byte but a
+//! newline.
 
+use std::io::{self, BufRead, Read};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -16,40 +19,122 @@ use crate::model::{Connection, Family, Protocol, ServiceKey};
 pub const HEADER: &str =
     "Pro FromIP   FPrt ToIP     TPrt DestIP   DPrt State       Expires PEName PEData";
 
-/// Parses the whole file. Any line that is not what the kernel prints fails the whole
-/// parse with its line number and what is wrong, so that no entry is ever made up.
-pub fn parse(text: &str) -> Result<Vec<Connection>, String> {
-    let mut lines = text.lines();
-    match lines.next() {
-        Some(HEADER) => {}
-        Some(other) => {
-            return Err(format!(
-                "line 1: not the header the kernel prints: {other:?}"
-            ))
-        }
-        None => return Err("empty: not even the header".to_owned()),
-    }
-    lines
-        .enumerate()
-        .map(|(i, line)| parse_line(line).map_err(|e| format!("line {}: {e}: {line:?}", i + 2)))
-        .collect()
+/// The longest line read: the kernel's are under 500 bytes (three full IPv6 addresses
+/// and 255 bytes of engine data); a longer one is refused before it fills the memory.
+const MAX_LINE: usize = 4096;
+
+/// Why the table could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// Reading the source failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// A line is not what the kernel prints: its number, what is wrong, and the line.
+    #[error("{0}")]
+    Malformed(String),
 }
 
-fn parse_line(line: &str) -> Result<Connection, String> {
-    let mut fields = line.split(' ').filter(|f| !f.is_empty());
-    let mut next = |what: &str| fields.next().ok_or_else(|| format!("no {what}"));
-    let protocol = next("protocol")?;
-    let client_addr = address(next("client address")?)?;
-    let client_port = port(next("client port")?)?;
-    let virtual_addr = address(next("virtual address")?)?;
-    let virtual_port = port(next("virtual port")?)?;
-    let real_addr = address(next("real server address")?)?;
-    let real_port = port(next("real server port")?)?;
-    let state = next("state")?;
-    let expires = next("expiry time")?;
+/// Reads the table a line at a time (memory for the text is one line, however long the
+/// table). Any line that is not what the kernel prints fails the whole read with its
+/// line number and what is wrong, so that no entry is ever made up. Lines are bytes: the
+/// engine's data (a SIP Call-ID) is kept as the kernel printed it, UTF-8 or not.
+pub fn read(mut source: impl BufRead) -> Result<Vec<Connection>, ReadError> {
+    let mut line = Vec::new();
+    if !next_line(&mut source, &mut line, 1)? {
+        return Err(ReadError::Malformed(
+            "empty: not even the header".to_owned(),
+        ));
+    }
+    if line != HEADER.as_bytes() {
+        return Err(ReadError::Malformed(format!(
+            "line 1: not the header the kernel prints: {}",
+            shown(&line)
+        )));
+    }
+    let mut conns = Vec::new();
+    for number in 2.. {
+        if !next_line(&mut source, &mut line, number)? {
+            break;
+        }
+        let conn = parse_line(&line)
+            .map_err(|e| ReadError::Malformed(format!("line {number}: {e}: {}", shown(&line))))?;
+        conns.push(conn);
+    }
+    Ok(conns)
+}
+
+/// Puts the next line into `line`, without its newline; `false` at the end.
+fn next_line(
+    source: &mut impl BufRead,
+    line: &mut Vec<u8>,
+    number: usize,
+) -> Result<bool, ReadError> {
+    line.clear();
+    source
+        .by_ref()
+        .take(MAX_LINE as u64 + 1)
+        .read_until(b'\n', line)?;
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if line.len() > MAX_LINE {
+        return Err(ReadError::Malformed(format!(
+            "line {number}: longer than {MAX_LINE} bytes"
+        )));
+    } else if line.is_empty() {
+        return Ok(false);
+    }
+    Ok(true)
+}
+
+/// A line in an error message: quoted, bytes that are not printable ASCII escaped.
+fn shown(line: &[u8]) -> String {
+    format!("\"{}\"", line.escape_ascii())
+}
+
+/// The fields of a line, separated by one or more spaces.
+struct Fields<'l> {
+    rest: &'l [u8],
+}
+
+impl<'l> Fields<'l> {
+    /// The next field; `None` past the last.
+    fn next(&mut self) -> Option<&'l [u8]> {
+        let start = self.rest.iter().position(|&b| b != b' ')?;
+        let field = &self.rest[start..];
+        let end = field.iter().position(|&b| b == b' ').unwrap_or(field.len());
+        self.rest = &field[end..];
+        Some(&field[..end])
+    }
+
+    /// The next field as text, or an error naming `what` is missing or not text.
+    fn text(&mut self, what: &str) -> Result<&'l str, String> {
+        let field = self.next().ok_or_else(|| format!("no {what}"))?;
+        std::str::from_utf8(field).map_err(|_| format!("{what} is not UTF-8 text"))
+    }
+}
+
+fn parse_line(line: &[u8]) -> Result<Connection, String> {
+    let mut fields = Fields { rest: line };
+    let protocol = fields.text("protocol")?;
+    let client_addr = address(fields.text("client address")?)?;
+    let client_port = port(fields.text("client port")?)?;
+    let virtual_addr = address(fields.text("virtual address")?)?;
+    let virtual_port = port(fields.text("virtual port")?)?;
+    let real_addr = address(fields.text("real server address")?)?;
+    let real_port = port(fields.text("real server port")?)?;
+    let state = fields.text("state")?;
+    let expires = fields.text("expiry time")?;
     let engine = match fields.next() {
         None => None,
-        Some(name) => Some((name.to_owned(), engine_data(line, name)?)),
+        Some(name) => {
+            let name = std::str::from_utf8(name)
+                .map_err(|_| "persistence engine name is not UTF-8 text".to_owned())?;
+            // The engine writes its data after its name and one space.
+            match fields.rest.strip_prefix(b" ") {
+                Some(data) if !data.is_empty() => Some((name.to_owned(), data.to_vec())),
+                _ => return Err(format!("persistence engine {name:?} without its data")),
+            }
+        }
     };
 
     if Family::of(&client_addr) != Family::of(&virtual_addr) {
@@ -132,16 +217,6 @@ fn port(field: &str) -> Result<u16, String> {
     }
 }
 
-/// The engine's data: everything after its name and one space (the engine writes it).
-fn engine_data(line: &str, name: &str) -> Result<String, String> {
-    // `name` is a slice of `line`: its position tells where the data starts.
-    let end = name.as_ptr() as usize - line.as_ptr() as usize + name.len();
-    match line[end..].strip_prefix(' ') {
-        Some(data) if !data.is_empty() => Ok(data.to_owned()),
-        _ => Err(format!("persistence engine {name:?} without its data")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -159,6 +234,10 @@ mod tests {
             t.push('\n');
         }
         t
+    }
+
+    fn parse(text: &str) -> Result<Vec<Connection>, String> {
+        read(text.as_bytes()).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -211,7 +290,79 @@ mod tests {
         .unwrap();
         assert_eq!(
             got[0].engine,
-            Some(("sip".to_owned(), "a84b4c76e66710@pc33".to_owned()))
+            Some(("sip".to_owned(), b"a84b4c76e66710@pc33".to_vec()))
+        );
+    }
+
+    #[test]
+    fn engine_data_that_is_not_utf8_is_kept_as_its_bytes() {
+        let mut text = table(&[]).into_bytes();
+        text.extend_from_slice(
+            b"UDP 0A000102 13C4 0A0000FE 13C4 0A000201 13C4 UDP             179 sip a8\xff4b@pc 33\n",
+        );
+        let got = read(&text[..]).unwrap();
+        assert_eq!(
+            got[0].engine,
+            Some(("sip".to_owned(), b"a8\xff4b@pc 33".to_vec()))
+        );
+        // Elsewhere the kernel prints ASCII: anything else is a malformed line.
+        let mut text = table(&[]).into_bytes();
+        text.extend_from_slice(b"UDP 0A00\xff02 13C4 0A0000FE 13C4 0A000201 13C4 UDP 179\n");
+        assert_eq!(
+            read(&text[..]).unwrap_err().to_string(),
+            "line 2: client address is not UTF-8 text: \
+             \"UDP 0A00\\xff02 13C4 0A0000FE 13C4 0A000201 13C4 UDP 179\""
+        );
+    }
+
+    /// A table of `lines` IPv4 connections, made as it is read, never held whole.
+    struct GeneratedTable {
+        lines: usize,
+        made: usize,
+        pending: Vec<u8>,
+    }
+
+    impl Read for GeneratedTable {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.pending.is_empty() && self.made <= self.lines {
+                self.pending = match self.made {
+                    0 => format!("{HEADER}\n"),
+                    n => format!(
+                        "TCP {n:08X} 9C41 0A0000FE 0050 0A000201 1F90 ESTABLISHED {:7}\n",
+                        n % 900
+                    ),
+                }
+                .into_bytes();
+                self.made += 1;
+            }
+            let count = buf.len().min(self.pending.len());
+            buf[..count].copy_from_slice(&self.pending[..count]);
+            self.pending.drain(..count);
+            Ok(count)
+        }
+    }
+
+    #[test]
+    fn a_large_table_is_read_as_a_stream() {
+        let source = GeneratedTable {
+            lines: 200_000,
+            made: 0,
+            pending: Vec::new(),
+        };
+        let got = read(io::BufReader::new(source)).unwrap();
+        assert_eq!(got.len(), 200_000);
+        let last = &got[199_999];
+        assert_eq!(last.client, SocketAddr::new(v4("0.3.13.64"), 40001));
+        assert_eq!(last.expires, Duration::from_secs(200_000 % 900));
+    }
+
+    #[test]
+    fn a_line_without_end_is_refused_at_the_line_limit() {
+        let header = format!("{HEADER}\n");
+        let endless = header.as_bytes().chain(io::repeat(b'x'));
+        assert_eq!(
+            read(io::BufReader::new(endless)).unwrap_err().to_string(),
+            format!("line 2: longer than {MAX_LINE} bytes")
         );
     }
 

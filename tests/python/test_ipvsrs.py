@@ -236,6 +236,16 @@ class StructLayout(unittest.TestCase):
             self.assertEqual(getattr(ipvsrs.ipvsrs_conn, name).offset, offset, name)
 
 
+class ConnectionEntry(unittest.TestCase):
+    def test_engine_data_that_is_not_utf8_keeps_its_bytes(self):
+        entry = ipvsrs.ipvsrs_conn(af=socket.AF_INET, daf=socket.AF_INET,
+                                   protocol=socket.IPPROTO_UDP, state=b"UDP",
+                                   pe_name=b"sip", pe_data=b"a8\xff4b@pc33")
+        conn = ipvsrs._connection(entry)
+        self.assertEqual(conn.pe_name, "sip")
+        self.assertEqual(conn.pe_data.encode(errors="surrogateescape"), b"a8\xff4b@pc33")
+
+
 class Apply(IpvsTest):
     def test_apply_then_services_list_the_model(self):
         changes = self.handle.apply_yaml(MODEL)

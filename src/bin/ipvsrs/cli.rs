@@ -49,7 +49,8 @@ pub struct Global {
     /// Resolve ${KEY.PATH} from a YAML or JSON file (repeatable)
     #[arg(long, global = true, value_name = "FILE")]
     pub params_file: Vec<PathBuf>,
-    /// The same from an http:// URL (repeatable). Sources are asked in this order:
+    /// The same from an http:// URL (repeatable; 30 s and 256 MiB at most). Sources are
+    /// asked in this order:
     /// network, env, files, URLs; every source is off unless enabled, and a ${...} that
     /// no enabled source knows is an error (the C API's rule, IPVSRS_PARAMS_*)
     #[arg(long, global = true, value_name = "URL")]

@@ -351,10 +351,9 @@ pub fn connections_text(out: &mut impl Write, conns: &[Connection]) -> io::Resul
     )?;
     for c in conns {
         let secs = c.expires.as_secs();
-        let engine = c
-            .engine
-            .as_ref()
-            .map_or(String::new(), |(name, data)| format!(" {name} {data}"));
+        let engine = (c.engine.as_ref()).map_or(String::new(), |(name, data)| {
+            format!(" {name} {}", engine_data_text(data))
+        });
         writeln!(
             out,
             "{:<3} {:02}:{:02}  {:<11} {:<18} {:<18} {}{engine}",
@@ -368,6 +367,30 @@ pub fn connections_text(out: &mut impl Write, conns: &[Connection]) -> io::Resul
         )?;
     }
     Ok(())
+}
+
+/// A persistence engine's data as text: printable UTF-8 as it is, a backslash doubled,
+/// and every other byte (control characters, bytes that are not UTF-8, such as a
+/// client's Call-ID may hold) as `\xNN`, so that the listing shows the exact bytes and
+/// sends no control character to the terminal.
+fn engine_data_text(data: &[u8]) -> String {
+    let mut text = String::with_capacity(data.len());
+    let escape = |text: &mut String, bytes: &[u8]| {
+        for b in bytes {
+            text.push_str(&format!("\\x{b:02x}"));
+        }
+    };
+    for chunk in data.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => text.push_str("\\\\"),
+                c if c.is_control() => escape(&mut text, c.encode_utf8(&mut [0; 4]).as_bytes()),
+                c => text.push(c),
+            }
+        }
+        escape(&mut text, chunk.invalid());
+    }
+    text
 }
 
 /// The connection table as one JSON document.
@@ -388,7 +411,7 @@ pub fn connections_json(out: &mut impl Write, conns: &[Connection]) -> io::Resul
             ServiceKey::Fwmark { mark, .. } => format!("\"fwmark\":{mark}"),
         };
         let (engine, data) = match &c.engine {
-            Some((name, data)) => (quoted(name), quoted(data)),
+            Some((name, data)) => (quoted(name), quoted(&engine_data_text(data))),
             None => ("null".to_owned(), "null".to_owned()),
         };
         write!(
@@ -410,4 +433,42 @@ pub fn connections_json(out: &mut impl Write, conns: &[Connection]) -> io::Resul
         )?;
     }
     writeln!(out, "\n]}}")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn engine_data_is_listed_with_its_odd_bytes_escaped() {
+        let conn = Connection {
+            target: ServiceKey::udp("10.0.0.254".parse().unwrap(), 5060),
+            client: "10.0.1.2:5060".parse().unwrap(),
+            real: "10.0.2.1:5060".parse().unwrap(),
+            template: false,
+            state: "UDP".to_owned(),
+            expires: Duration::from_secs(179),
+            forward: Some(Forward::Masq),
+            engine: Some(("sip".to_owned(), b"a8\xff4b\\\x1b@p\xc3\xa9c".to_vec())),
+        };
+        let mut text = Vec::new();
+        connections_text(&mut text, std::slice::from_ref(&conn)).unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(
+            text.ends_with(
+                r" sip a8\xff4b\\\x1b@péc
+"
+            ),
+            "{text}"
+        );
+        let mut json = Vec::new();
+        connections_json(&mut json, &[conn]).unwrap();
+        let json = String::from_utf8(json).unwrap();
+        assert!(
+            json.contains(r#""pe_data":"a8\\xff4b\\\\\\x1b@péc""#),
+            "{json}"
+        );
+    }
 }

@@ -44,6 +44,9 @@ mod reader;
 mod split;
 
 use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
 
 pub use self::cache::{parse_cached, ModelCache};
 pub use self::emit::to_yaml;
@@ -195,4 +198,48 @@ fn check_size(text: &str, limits: &Limits) -> Result<(), Fatal> {
         });
     }
     Ok(())
+}
+
+/// The file at `path`, refused (`FileTooLarge`, "`what` is at most `limit` bytes") when it
+/// has more than `limit` bytes: a regular file by its size, before it is read; anything
+/// else (a FIFO, `/dev/zero`, a file still growing) as [`read_at_most`] does.
+pub(crate) fn read_file_at_most(path: &Path, limit: usize, what: &str) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    if file.metadata()?.len() > limit as u64 {
+        return Err(too_large(what, limit));
+    }
+    read_at_most(file, limit, what)
+}
+
+/// `source` to its end, refused once it gives one byte more than `limit`, so that no
+/// source can make it read (and keep) without end.
+pub(crate) fn read_at_most(source: impl Read, limit: usize, what: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    source.take(limit as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > limit {
+        return Err(too_large(what, limit));
+    }
+    Ok(bytes)
+}
+
+fn too_large(what: &str, limit: usize) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::FileTooLarge,
+        format!("{what} is at most {limit} bytes"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_endless_source_is_read_to_one_byte_past_the_limit() {
+        let refused = read_file_at_most(Path::new("/dev/zero"), 1000, "a test").unwrap_err();
+        assert_eq!(refused.kind(), io::ErrorKind::FileTooLarge);
+        assert_eq!(refused.to_string(), "a test is at most 1000 bytes");
+        let mut endless = io::repeat(b'x');
+        assert!(read_at_most(&mut endless, 1000, "a test").is_err());
+        assert_eq!(read_at_most(&b"12345"[..], 5, "a test").unwrap(), b"12345");
+    }
 }

@@ -1,6 +1,7 @@
 //! Parameters in address strings, as ipvsctl has them: `${env.NAME}`, `${host.IFNAME}`,
 //! `${host.IFNAME_N}` and flattened keys (`${ports.web}`) from YAML or JSON files.
-//! Placeholders may nest: `${backends.${env.STAGE}}`.
+//! Placeholders may nest: `${backends.${env.STAGE}}`. Values are inserted as they are,
+//! never expanded again, so a value cannot name another source.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -8,10 +9,11 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use super::reader::{Fatal, Item, Kind, Node, Reader, Resolved};
-use super::{Limits, ModelError};
+use super::{read_file_at_most, Limits, ModelError};
 
 /// Where parameter values come from. The parser asks for a name without the `${` `}`
 /// (`env.PORT`, `host.eth0`, `ports.web`); `None` means unknown, which is a model error.
+/// The value is used as it is: a `${` in it is text, not another parameter.
 pub trait ParamSource: Sync {
     fn lookup(&self, name: &str) -> Option<String>;
 }
@@ -102,13 +104,20 @@ impl Params {
         Ok(self)
     }
 
-    /// Adds the values of a YAML or JSON file, as [`Params::with_values_text`].
+    /// Adds the values of a YAML or JSON file, as [`Params::with_values_text`]. A file
+    /// over the size limit of a model ([`Limits::max_bytes`]) is refused: a regular file
+    /// by its size, before it is read, anything else (a FIFO, `/dev/zero`) one byte past
+    /// the limit.
     pub fn with_values_file(self, path: &Path) -> Result<Params, ParamFileError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ParamFileError::Read {
+        let unreadable = |source| ParamFileError::Read {
             path: shown.clone(),
             source,
-        })?;
+        };
+        let limit = Limits::default().max_bytes;
+        let bytes = read_file_at_most(path, limit, "a parameter file").map_err(unreadable)?;
+        let text = String::from_utf8(bytes)
+            .map_err(|e| unreadable(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
         self.with_values_text(&text, &shown)
     }
 
@@ -197,38 +206,60 @@ fn flatten(
     Ok(())
 }
 
-/// Replaces every `${name}` in `text`, innermost first so that names may be built from
-/// other parameters. Fails with a message naming the first unknown parameter.
+/// Replaces every `${name}` in `text` in one pass. Placeholders may nest in `text`
+/// (`${backends.${env.STAGE}}`: the inner value becomes part of the outer name), but a
+/// value is inserted as it is, never scanned again: a value holding `${...}` cannot pull
+/// in another source. Fails with a message naming the first unknown parameter.
 pub(crate) fn substitute<'a>(
     text: &'a str,
     params: &dyn ParamSource,
 ) -> Result<Cow<'a, str>, String> {
-    // A value may itself contain `${`; the bound stops a parameter that expands to itself.
-    const MAX_EXPANSIONS: usize = 64;
+    // Bounds what one address can make of the values (each may be 64 KiB).
+    const MAX_PLACEHOLDERS: usize = 64;
     if !text.contains("${") {
         return Ok(Cow::Borrowed(text));
     }
-    let mut out = text.to_owned();
-    for _ in 0..MAX_EXPANSIONS {
-        let Some(open) = out.find("${") else {
-            return Ok(Cow::Owned(out));
-        };
-        let Some(close) = out[open..].find('}').map(|i| open + i) else {
-            return Err("it has a \"${\" without its closing \"}\"".to_owned());
-        };
-        // The last `${` before the first `}` starts the innermost placeholder.
-        let start = out[..close].rfind("${").unwrap_or(open);
-        let name = &out[start + 2..close];
-        let Some(value) = params.lookup(name) else {
-            return Err(format!(
-                "parameter ${{{name}}} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files and URLs)"
-            ));
-        };
-        out.replace_range(start..=close, &value);
+    // The text resolved so far, then the names of the placeholders still open, innermost
+    // last: a value is appended to the one below it.
+    let mut open = vec![String::new()];
+    let mut placeholders = 0;
+    let mut rest = text;
+    while let Some(at) = rest.find(['$', '}']) {
+        let (literal, tail) = rest.split_at(at);
+        let in_placeholder = open.len() > 1;
+        let top = open.last_mut().expect("the resolved text is never popped");
+        top.push_str(literal);
+        if let Some(after) = tail.strip_prefix("${") {
+            placeholders += 1;
+            if placeholders > MAX_PLACEHOLDERS {
+                return Err(format!("it has more than {MAX_PLACEHOLDERS} parameters"));
+            }
+            open.push(String::new());
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix('}').filter(|_| in_placeholder) {
+            let name = open.pop().expect("a placeholder is open");
+            let Some(value) = params.lookup(&name) else {
+                return Err(format!(
+                    "parameter ${{{name}}} is not defined (sources: host.IFNAME[_N], env.NAME, parameter files and URLs)"
+                ));
+            };
+            open.last_mut()
+                .expect("the resolved text is never popped")
+                .push_str(&value);
+            rest = after;
+        } else {
+            // A `$` that opens nothing, or a `}` that closes nothing, is text.
+            let (sign, after) = tail.split_at(1);
+            top.push_str(sign);
+            rest = after;
+        }
     }
-    Err(format!(
-        "it expands parameters more than {MAX_EXPANSIONS} times"
-    ))
+    if open.len() > 1 {
+        return Err("it has a \"${\" without its closing \"}\"".to_owned());
+    }
+    let mut resolved = open.pop().expect("the resolved text is never popped");
+    resolved.push_str(rest);
+    Ok(Cow::Owned(resolved))
 }
 
 /// Addresses of the host's interfaces in `getifaddrs` order (IPv4 before IPv6 on Linux).
