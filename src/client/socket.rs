@@ -1,7 +1,8 @@
 //! The generic-netlink socket, created in a chosen network namespace, and the
 //! request/response exchange: one request, or a batch of many in one `send`. Beside it, a
-//! raw socket in the same namespace for the one fact netlink leaves out: how many
-//! services the namespace has.
+//! raw socket in the same namespace for IPVS's sockopt interface: what netlink leaves out
+//! (how many services the namespace has) and what it answers far more cheaply (an IPv4
+//! service's destinations).
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -13,7 +14,7 @@ use neli::socket::NlSocket;
 use neli::utils::Groups;
 
 use super::error::{Error, Result};
-use crate::model::{Family, Protocol, ServiceKey};
+use crate::model::{DestEntry, Destination, Family, Forward, Protocol, ServiceKey, Stats, Tunnel};
 use crate::wire::netlink::{messages, Reply};
 use crate::wire::DecodeError;
 
@@ -38,6 +39,21 @@ const SERVICE_ENTRIES_AT: usize = 8;
 
 /// `struct ip_vs_getinfo`: version, connection table size, number of services (u32s).
 const GET_INFO_BYTES: usize = 12;
+
+/// IPVS's getsockopt for one `struct ip_vs_service_entry`, found by the key it leads with.
+const IP_VS_SO_GET_SERVICE: libc::c_int = IP_VS_SO_GET_INFO + 2;
+/// Where a service entry keeps its number of destinations (u32), of both families.
+const SERVICE_DEST_COUNT_AT: usize = 44;
+/// IPVS's getsockopt for `struct ip_vs_get_dests`: the key as a service entry leads with
+/// it, the room for entries (u32 at 16), then the entries (at 24). The kernel lists an
+/// IPv4 service's destinations of its own family only, and writes no count back.
+const IP_VS_SO_GET_DESTS: libc::c_int = IP_VS_SO_GET_INFO + 3;
+const DESTS_ROOM_AT: usize = 16;
+const DEST_ENTRIES_AT: usize = 24;
+/// The kernel's `struct ip_vs_dest_entry`: address (be32, at 0), port (be16, 4),
+/// connection flags (8), weight (12), thresholds (16, 20), active, inactive and persistent
+/// connections (24, 28, 32), then 32-bit statistics.
+const DEST_ENTRY_BYTES: usize = 96;
 
 /// A request to send: what it does (for errors) and how to encode it with a sequence number.
 pub(crate) type Outgoing<'a> = (&'a dyn std::fmt::Display, &'a dyn Fn(&mut Vec<u8>, u32));
@@ -166,6 +182,40 @@ impl Socket {
         let entries = buf[SERVICE_ENTRIES_AT..].chunks_exact(SERVICE_ENTRY_BYTES);
         // Slots the kernel had no service for stay zero: no protocol, no mark.
         Some(entries.filter_map(ipv4_service_key).collect())
+    }
+
+    /// The destinations of the IPv4 service `key` with their settings and connection
+    /// counts (statistics zero), through IPVS's sockopt interface: one system call, and
+    /// one before and after for their number. `None` where that cannot tell them all: an
+    /// IPv6 service, no raw socket, a service gone, a tunnel destination (the interface
+    /// has no tunnel settings), a destination of the other family (it lists none), or a
+    /// number of destinations that changed meanwhile.
+    pub fn ipv4_dests(&self, key: &ServiceKey) -> Option<Vec<DestEntry>> {
+        let before = self.ipv4_dest_count(key)?;
+        // One slot more than expected: a full buffer means destinations were added.
+        let room = before as usize + 1;
+        let mut buf = vec![0u8; DEST_ENTRIES_AT + room * DEST_ENTRY_BYTES];
+        encode_ipv4_key(key, &mut buf)?;
+        buf[DESTS_ROOM_AT..DESTS_ROOM_AT + 4].copy_from_slice(&(room as u32).to_ne_bytes());
+        self.ipvs_getsockopt(IP_VS_SO_GET_DESTS, &mut buf)?;
+        // The kernel fills slots from the first; no destination has address 0.0.0.0.
+        let dests: Vec<DestEntry> = buf[DEST_ENTRIES_AT..]
+            .chunks_exact(DEST_ENTRY_BYTES)
+            .map_while(ipv4_dest_entry)
+            .collect();
+        let exact = dests.len() == before as usize
+            && self.ipv4_dest_count(key)? == before
+            && dests.iter().all(|d| d.dest.forward != Forward::Tunnel);
+        exact.then_some(dests)
+    }
+
+    /// How many destinations (of both families) the IPv4 service `key` has.
+    fn ipv4_dest_count(&self, key: &ServiceKey) -> Option<u32> {
+        let mut entry = [0u8; SERVICE_ENTRY_BYTES];
+        encode_ipv4_key(key, &mut entry)?;
+        self.ipvs_getsockopt(IP_VS_SO_GET_SERVICE, &mut entry)?;
+        let at = SERVICE_DEST_COUNT_AT;
+        Some(u32::from_ne_bytes(entry[at..at + 4].try_into().ok()?))
     }
 
     /// IPVS getsockopt `name` into `buf` on the raw socket: the bytes written, or `None`
@@ -456,6 +506,52 @@ fn ipv4_service_key(entry: &[u8]) -> Option<ServiceKey> {
         protocol: Protocol::from_number(protocol)?,
         addr: IpAddr::V4(Ipv4Addr::from(addr)),
         port,
+    })
+}
+
+/// Writes an IPv4 service's key as the sockopt structures lead with it: protocol (u16),
+/// address (be32, at 4), port (be16, at 8), firewall mark (u32, at 12). `None` for IPv6.
+fn encode_ipv4_key(key: &ServiceKey, buf: &mut [u8]) -> Option<()> {
+    let (protocol, addr, port, mark) = match *key {
+        ServiceKey::Addr {
+            protocol,
+            addr: IpAddr::V4(addr),
+            port,
+        } => (protocol.number(), addr, port, 0),
+        ServiceKey::Fwmark {
+            family: Family::Inet,
+            mark,
+        } => (0, Ipv4Addr::UNSPECIFIED, 0, mark),
+        _ => return None,
+    };
+    buf[0..2].copy_from_slice(&protocol.to_ne_bytes());
+    buf[4..8].copy_from_slice(&addr.octets());
+    buf[8..10].copy_from_slice(&port.to_be_bytes());
+    buf[12..16].copy_from_slice(&mark.to_ne_bytes());
+    Some(())
+}
+
+/// One kernel `struct ip_vs_dest_entry`; `None` for an unused (zero) slot.
+fn ipv4_dest_entry(entry: &[u8]) -> Option<DestEntry> {
+    let u32_at = |at: usize| u32::from_ne_bytes(entry[at..at + 4].try_into().unwrap());
+    let addr = Ipv4Addr::from(<[u8; 4]>::try_from(&entry[0..4]).ok()?);
+    if addr.is_unspecified() {
+        return None;
+    }
+    Some(DestEntry {
+        dest: Destination {
+            addr: IpAddr::V4(addr),
+            port: u16::from_be_bytes([entry[4], entry[5]]),
+            forward: Forward::from_conn_flags(u32_at(8)),
+            weight: u32_at(12) as i32,
+            upper_threshold: u32_at(16),
+            lower_threshold: u32_at(20),
+            tunnel: Tunnel::default(),
+        },
+        active_conns: u32_at(24),
+        inactive_conns: u32_at(28),
+        persistent_conns: u32_at(32),
+        stats: Stats::default(),
     })
 }
 

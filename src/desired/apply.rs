@@ -107,7 +107,7 @@ pub fn take_current_weights(handle: &mut Handle, changes: &mut [Change]) -> Resu
     if services.is_empty() {
         return Ok(());
     }
-    let listed = handle.dests_of(&services)?;
+    let listed = handle.dest_settings_of(&services)?;
     let now: HashMap<(ServiceKey, DestKey), i32> = (services.iter().zip(listed))
         .flat_map(|(service, dests)| {
             dests

@@ -13,11 +13,12 @@ pub struct KernelTable {
 }
 
 impl KernelTable {
-    /// Reads every service (each once, see [`Handle::services`]) and its destinations
-    /// (several services at once, see [`Handle::dests_of`]), the timeouts and the sync
-    /// daemons. This assumes no other writer changes this namespace's table meanwhile.
+    /// Reads every service (each once, see [`Handle::services`]) and its destinations'
+    /// settings (see [`Handle::dest_settings_of`]: their statistics are zero), the
+    /// timeouts and the sync daemons. This assumes no other writer changes this
+    /// namespace's table meanwhile.
     pub fn read(handle: &mut Handle) -> Result<KernelTable> {
-        let services = (handle.services_with_dests()?.into_iter())
+        let services = (handle.services_with_dest_settings()?.into_iter())
             .map(|(entry, dests)| (entry.service, dests))
             .collect();
         Ok(KernelTable {

@@ -211,3 +211,95 @@ fn many_services_destinations_read_at_once_are_each_services_own() {
         assert_eq!(listed, added, "service {index}");
     }
 }
+
+/// The settings read (IPVS's sockopt interface for IPv4 services, netlink for the rest
+/// and for what that interface cannot tell whole) lists what a netlink read lists: every
+/// forwarding method, weights and thresholds, firewall-mark services, tunnels (by netlink:
+/// the interface has no tunnel settings), a destination of the other family (which the
+/// interface leaves out: the service's count differs), IPv6 services, an empty service
+/// and one that is not there.
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn dest_settings_are_what_a_netlink_read_lists() {
+    use ipvsrs::model::{Family, Tunnel, TunnelFlags, TunnelType};
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    let v4 = |addr: &str| ServiceKey::tcp(addr.parse().unwrap(), 80);
+    let dest = |addr: &str, forward, weight| Destination {
+        weight,
+        ..Destination::new(addr.parse().unwrap(), 80, forward)
+    };
+    let tunnel = |addr: &str, kind| Destination {
+        tunnel: Tunnel {
+            kind,
+            port: 6080,
+            flags: TunnelFlags::NOCSUM,
+        },
+        ..dest(addr, Forward::Tunnel, 3)
+    };
+    let table: Vec<(ServiceKey, Vec<Destination>)> = vec![
+        (
+            v4("10.0.0.1"),
+            vec![
+                Destination {
+                    upper_threshold: 100,
+                    lower_threshold: 10,
+                    ..dest("10.1.0.1", Forward::Masq, 5)
+                },
+                dest("10.1.0.2", Forward::Route, 0),
+                dest("10.1.0.3", Forward::Bypass, 65535),
+            ],
+        ),
+        (
+            v4("10.0.0.2"),
+            vec![
+                tunnel("10.1.0.4", TunnelType::Gue),
+                dest("10.1.0.5", Forward::Masq, 1),
+            ],
+        ),
+        (
+            v4("10.0.0.3"),
+            vec![
+                dest("10.1.0.6", Forward::Masq, 2),
+                tunnel("2001:db8::6", TunnelType::Ipip),
+            ],
+        ),
+        (
+            ServiceKey::fwmark(Family::Inet, 7),
+            vec![
+                dest("10.1.0.7", Forward::Route, 7),
+                dest("10.1.0.8", Forward::Route, 8),
+            ],
+        ),
+        (
+            ServiceKey::udp("2001:db8::1".parse().unwrap(), 53),
+            vec![dest("2001:db8::9", Forward::Masq, 9)],
+        ),
+        (
+            ServiceKey::fwmark(Family::Inet6, 8),
+            vec![dest("2001:db8::10", Forward::Route, 1)],
+        ),
+        (v4("10.0.0.4"), vec![]),
+    ];
+    for (key, dests) in &table {
+        h.add_service(&Service::new(*key, "wrr")).unwrap();
+        for d in dests {
+            h.add_dest(key, d).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let mut keys: Vec<ServiceKey> = table.iter().map(|(key, _)| *key).collect();
+    keys.push(v4("10.9.9.9"));
+    let settings = h.dest_settings_of(&keys).unwrap();
+    let by_netlink = h.dests_of(&keys).unwrap();
+    assert_eq!(settings, by_netlink);
+    for ((key, written), listed) in table.iter().zip(&settings) {
+        let mut listed: Vec<Destination> = listed.iter().map(|e| e.dest.clone()).collect();
+        let mut written = written.clone();
+        listed.sort_by_key(Destination::key);
+        written.sort_by_key(Destination::key);
+        assert_eq!(listed, written, "{key}");
+    }
+    assert!(settings.last().unwrap().is_empty());
+    let with_settings = h.services_with_dest_settings().unwrap();
+    assert_eq!(with_settings.len(), table.len());
+}
