@@ -12,6 +12,7 @@
  */
 #include <arpa/inet.h>
 #include <getopt.h>
+#include <linux/ip_vs.h> /* the kernel's IP_VS_* constants and NVERSION, beside ipvsrs.h */
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,7 +54,7 @@ static const char *protocol_name(unsigned protocol)
 }
 
 /* "10.0.0.1:80" or "[2001:db8::1]:443". */
-static void format_endpoint(char *out, size_t size, int af, const union nf_inet_addr *addr,
+static void format_endpoint(char *out, size_t size, int af, const union ipvsrs_inet_addr *addr,
                             unsigned port)
 {
     char text[INET6_ADDRSTRLEN];
@@ -62,7 +63,7 @@ static void format_endpoint(char *out, size_t size, int af, const union nf_inet_
 }
 
 /* "TCP  10.0.0.1:80" or "FWM  7 IPv6": the service column. */
-static void format_service(char *out, size_t size, const ipvs_service_entry_t *s)
+static void format_service(char *out, size_t size, const ipvsrs_service_entry *s)
 {
     if (s->fwmark) {
         snprintf(out, size, "FWM  %u%s", s->fwmark, s->af == AF_INET6 ? " IPv6" : "");
@@ -74,7 +75,7 @@ static void format_service(char *out, size_t size, const ipvs_service_entry_t *s
 }
 
 /* The scheduler flags in parentheses, named as the scheduler that uses them names them. */
-static void print_sched_flags(const ipvs_service_entry_t *s)
+static void print_sched_flags(const ipvsrs_service_entry *s)
 {
     static const struct { unsigned flag; const char *generic, *sh, *mh; } names[] = {
         { IP_VS_SVC_F_SCHED1, "flag-1", "sh-fallback", "mh-fallback" },
@@ -95,7 +96,7 @@ static void print_sched_flags(const ipvs_service_entry_t *s)
         printf(")");
 }
 
-static void print_settings(const ipvs_service_entry_t *s)
+static void print_settings(const ipvsrs_service_entry *s)
 {
     printf(" %s", s->sched_name);
     print_sched_flags(s);
@@ -115,7 +116,7 @@ static void print_settings(const ipvs_service_entry_t *s)
         printf(" ops");
 }
 
-static void print_numbers(enum view view, const struct ip_vs_stats64 *st)
+static void print_numbers(enum view view, const struct ipvsrs_stats64 *st)
 {
     unsigned long long v[5];
     if (view == VIEW_STATS) {
@@ -130,7 +131,7 @@ static void print_numbers(enum view view, const struct ip_vs_stats64 *st)
     printf("\n");
 }
 
-static void print_dest(enum view view, const ipvs_dest_entry_t *d)
+static void print_dest(enum view view, const ipvsrs_dest_entry *d)
 {
     char endpoint[INET6_ADDRSTRLEN + 8];
     format_endpoint(endpoint, sizeof endpoint, d->af, &d->addr, ntohs(d->port));
@@ -145,16 +146,16 @@ static void print_dest(enum view view, const ipvs_dest_entry_t *d)
 
 static int compare_services(const void *a, const void *b)
 {
-    return ipvs_cmp_services(*(ipvs_service_entry_t *const *)a,
-                             *(ipvs_service_entry_t *const *)b);
+    return ipvs_cmp_services(*(ipvsrs_service_entry *const *)a,
+                             *(ipvsrs_service_entry *const *)b);
 }
 
 static int compare_dests(const void *a, const void *b)
 {
-    return ipvs_cmp_dests(*(ipvs_dest_entry_t *const *)a, *(ipvs_dest_entry_t *const *)b);
+    return ipvs_cmp_dests(*(ipvsrs_dest_entry *const *)a, *(ipvsrs_dest_entry *const *)b);
 }
 
-static void print_service(ipvsrs_handle *h, enum view view, const ipvs_service_entry_t *s)
+static void print_service(ipvsrs_handle *h, enum view view, const ipvsrs_service_entry *s)
 {
     char name[INET6_ADDRSTRLEN + 16];
     format_service(name, sizeof name, s);
@@ -170,7 +171,7 @@ static void print_service(ipvsrs_handle *h, enum view view, const ipvs_service_e
     if (!it)
         die("listing destinations");
     size_t n = ipvsrs_dest_iter_count(it);
-    const ipvs_dest_entry_t **dests = calloc(n ? n : 1, sizeof *dests);
+    const ipvsrs_dest_entry **dests = calloc(n ? n : 1, sizeof *dests);
     if (!dests)
         die("allocating");
     for (size_t i = 0; i < n; i++)
@@ -237,7 +238,7 @@ int main(int argc, char **argv)
         ipvsrs_close(h);
         return 0;
     }
-    struct ip_vs_getinfo info;
+    struct ipvsrs_getinfo info;
     if (ipvsrs_get_info(h, &info))
         die("reading IPVS info");
     printf("IP Virtual Server version %u.%u.%u (size=%u)\n", NVERSION(info.version), info.size);
@@ -255,7 +256,7 @@ int main(int argc, char **argv)
     if (!it)
         die("listing services");
     size_t n = ipvsrs_service_iter_count(it);
-    const ipvs_service_entry_t **services = calloc(n ? n : 1, sizeof *services);
+    const ipvsrs_service_entry **services = calloc(n ? n : 1, sizeof *services);
     if (!services)
         die("allocating");
     for (size_t i = 0; i < n; i++)

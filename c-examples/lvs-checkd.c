@@ -36,7 +36,7 @@
 #include "ipvsrs.h"
 
 struct server {
-    ipvs_dest_t dest;     /* as the model configured it */
+    ipvsrs_dest_user dest;     /* as the model configured it */
     char name[INET6_ADDRSTRLEN + 8];
     int up;               /* 1 while in service */
     int failures;         /* consecutive failed checks */
@@ -44,7 +44,7 @@ struct server {
 };
 
 struct service {
-    ipvs_service_t svc;
+    ipvsrs_service_user svc;
     char name[INET6_ADDRSTRLEN + 16];
     struct server *servers;
     size_t count;
@@ -60,7 +60,7 @@ struct options {
 static volatile sig_atomic_t stopping;
 
 /* The sync daemons the model started (a daemon already running is left to its owner). */
-static ipvs_daemon_t started[2];
+static ipvsrs_daemon_user started[2];
 static size_t started_count;
 
 static void on_signal(int sig)
@@ -95,7 +95,7 @@ static void die(const char *what)
     exit(1);
 }
 
-static void endpoint_name(char *out, size_t size, int af, const union nf_inet_addr *addr,
+static void endpoint_name(char *out, size_t size, int af, const union ipvsrs_inet_addr *addr,
                           unsigned port)
 {
     char text[INET6_ADDRSTRLEN];
@@ -103,9 +103,9 @@ static void endpoint_name(char *out, size_t size, int af, const union nf_inet_ad
     snprintf(out, size, af == AF_INET6 ? "[%s]:%u" : "%s:%u", text, port);
 }
 
-static ipvs_service_t service_of(const ipvs_service_entry_t *e)
+static ipvsrs_service_user service_of(const ipvsrs_service_entry *e)
 {
-    ipvs_service_t s;
+    ipvsrs_service_user s;
     memset(&s, 0, sizeof s);
     s.af = e->af;
     s.protocol = e->protocol;
@@ -120,9 +120,9 @@ static ipvs_service_t service_of(const ipvs_service_entry_t *e)
     return s;
 }
 
-static ipvs_dest_t dest_of(const ipvs_dest_entry_t *e)
+static ipvsrs_dest_user dest_of(const ipvsrs_dest_entry *e)
 {
-    ipvs_dest_t d;
+    ipvsrs_dest_user d;
     memset(&d, 0, sizeof d);
     d.af = e->af;
     d.addr = e->addr;
@@ -162,7 +162,7 @@ static struct service *load(ipvsrs_handle *h, const char *model, size_t *count)
     if (!services)
         die("allocating");
     for (size_t i = 0; i < *count; i++) {
-        const ipvs_service_entry_t *e = ipvsrs_service_iter_next(it);
+        const ipvsrs_service_entry *e = ipvsrs_service_iter_next(it);
         struct service *s = &services[i];
         s->svc = service_of(e);
         if (e->fwmark)
@@ -177,7 +177,7 @@ static struct service *load(ipvsrs_handle *h, const char *model, size_t *count)
         if (!s->servers)
             die("allocating");
         for (size_t j = 0; j < s->count; j++) {
-            const ipvs_dest_entry_t *d = ipvsrs_dest_iter_next(dit);
+            const ipvsrs_dest_entry *d = ipvsrs_dest_iter_next(dit);
             struct server *r = &s->servers[j];
             r->dest = dest_of(d);
             endpoint_name(r->name, sizeof r->name, d->af, &d->addr, ntohs(d->port));
@@ -220,7 +220,7 @@ static int start_check(const struct server *r)
 
 static void set_weight(ipvsrs_handle *h, struct service *s, struct server *r, int weight)
 {
-    ipvs_dest_t d = r->dest;
+    ipvsrs_dest_user d = r->dest;
     d.weight = weight;
     if (ipvsrs_update_dest(h, &s->svc, &d))
         say("%s of %s: setting weight %d failed: %s", r->name, s->name, weight,
@@ -249,7 +249,7 @@ static void transition(ipvsrs_handle *h, const struct options *o, struct service
 
 /* Adds the sorry server while the live weight is below the quorum, removes it after. */
 static void check_quorum(ipvsrs_handle *h, const struct options *o, struct service *s,
-                         const ipvs_dest_t *sorry)
+                         const ipvsrs_dest_user *sorry)
 {
     if (!o->sorry)
         return;
@@ -273,7 +273,7 @@ static void check_quorum(ipvsrs_handle *h, const struct options *o, struct servi
 /* One round: every server's connect at once, one poll until all are decided or the
  * timeout passes, then the transitions. */
 static void check_round(ipvsrs_handle *h, const struct options *o, struct service *services,
-                        size_t count, const ipvs_dest_t *sorry)
+                        size_t count, const ipvsrs_dest_user *sorry)
 {
     size_t total = 0;
     for (size_t i = 0; i < count; i++)
@@ -357,11 +357,11 @@ static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
     for (;;) {
         unsigned long active = 0;
         for (size_t i = 0; i < count; i++) {
-            ipvs_service_entry_t entry;
+            ipvsrs_service_entry entry;
             if (ipvsrs_get_service(h, &services[i].svc, &entry))
                 continue;
             ipvsrs_dest_iter *d = ipvsrs_dests(h, &entry);
-            const ipvs_dest_entry_t *de;
+            const ipvsrs_dest_entry *de;
             while (d && (de = ipvsrs_dest_iter_next(d)))
                 active += de->activeconns;
             ipvsrs_dest_iter_free(d);
@@ -379,8 +379,8 @@ static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
             say("%s: deleted", services[i].name);
     }
     for (size_t i = 0; i < started_count; i++) {
-        const ipvs_daemon_t *d = &started[i];
-        const char *role = d->state == IP_VS_STATE_MASTER ? "master" : "backup";
+        const ipvsrs_daemon_user *d = &started[i];
+        const char *role = d->state == IPVSRS_STATE_MASTER ? "master" : "backup";
         if (ipvsrs_stop_daemon(h, d->state))
             say("stopping the %s sync daemon failed: %s", role, ipvsrs_last_error());
         else
@@ -389,9 +389,9 @@ static void drain_and_remove(ipvsrs_handle *h, const struct options *o,
     }
 }
 
-static ipvs_dest_t parse_sorry(const char *text)
+static ipvsrs_dest_user parse_sorry(const char *text)
 {
-    ipvs_dest_t d;
+    ipvsrs_dest_user d;
     memset(&d, 0, sizeof d);
     char host[INET6_ADDRSTRLEN];
     unsigned port;
@@ -402,7 +402,7 @@ static ipvs_dest_t parse_sorry(const char *text)
     }
     d.af = AF_INET;
     d.port = htons((uint16_t)port);
-    d.conn_flags = IP_VS_CONN_F_MASQ;
+    d.conn_flags = IPVSRS_CONN_F_MASQ;
     d.weight = 1;
     return d;
 }
@@ -454,7 +454,7 @@ static struct options parse(int argc, char **argv)
 int main(int argc, char **argv)
 {
     struct options o = parse(argc, argv);
-    ipvs_dest_t sorry = o.sorry ? parse_sorry(o.sorry) : (ipvs_dest_t){ 0 };
+    ipvsrs_dest_user sorry = o.sorry ? parse_sorry(o.sorry) : (ipvsrs_dest_user){ 0 };
     /* Checks connect from the namespace whose table they manage. */
     if (o.netns) {
         int fd = open(o.netns, O_RDONLY | O_CLOEXEC);

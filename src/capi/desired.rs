@@ -11,7 +11,9 @@ use std::time::Duration;
 use super::handle::{ipvsrs_handle, on_connection};
 use super::iter::Snapshot;
 use super::live::{self, Live};
-use super::types::{ipvs_daemon_t, ipvs_dest_t, ipvs_service_t, ipvs_timeout_t};
+use super::types::{
+    ipvsrs_daemon_user, ipvsrs_dest_user, ipvsrs_service_user, ipvsrs_timeout_user,
+};
 use super::{arg_mut, boundary, fail, or_fail, pointer, CError};
 use crate::desired::{
     converge_cached, Action, ApplyReport, Change, ConvergeError, ConvergeLock, ConvergeOptions,
@@ -96,15 +98,15 @@ pub struct ipvsrs_change {
     /// `IPVSRS_CHANGE_*`.
     pub kind: c_int,
     /// The service (its new settings for an update); zeroed for timeouts and daemons.
-    pub service: ipvs_service_t,
+    pub service: ipvsrs_service_user,
     /// The destination for destination changes (its new settings for an update); zeroed
     /// otherwise.
-    pub dest: ipvs_dest_t,
+    pub dest: ipvsrs_dest_user,
     /// The new timeouts for `IPVSRS_CHANGE_UPDATE_TIMEOUTS`; zeroed otherwise.
-    pub timeout: ipvs_timeout_t,
+    pub timeout: ipvsrs_timeout_user,
     /// The daemon started or stopped for `IPVSRS_CHANGE_START_DAEMON` and
     /// `IPVSRS_CHANGE_STOP_DAEMON`; zeroed otherwise.
-    pub daemon: ipvs_daemon_t,
+    pub daemon: ipvsrs_daemon_user,
     /// One line, e.g. "update destination 10.1.0.3:80 of tcp://10.0.0.2:80 (weight 3 -> 30)".
     pub description: *const c_char,
     /// 0 if applied, an errno if this step failed, -1 if not run (a dry run, or refused).

@@ -322,9 +322,9 @@ mod tests {
 
     #[test]
     fn a_block_that_could_not_grow_is_an_error_never_a_short_list() {
-        use types::{ip_vs_get_services, ipvs_service_entry_t};
-        let entry = ipvs_service_entry_t::default();
-        let mut block = MallocBlock::<ip_vs_get_services, _>::with_room(1);
+        use types::{ipvsrs_get_services, ipvsrs_service_entry};
+        let entry = ipvsrs_service_entry::default();
+        let mut block = MallocBlock::<ipvsrs_get_services, _>::with_room(1);
         block.push(entry);
         // As after a failed realloc: later entries were dropped.
         block.failed = Some(1 << 40);

@@ -71,7 +71,7 @@ static size_t full_read(void)
     struct ipvsrs_service_iter *services = ipvsrs_services(h);
     if (services == NULL)
         fail("ipvsrs_services");
-    const ipvs_service_entry_t *svc;
+    const ipvsrs_service_entry *svc;
     while ((svc = ipvsrs_service_iter_next(services)) != NULL) {
         struct ipvsrs_dest_iter *it = ipvsrs_dests(h, svc);
         if (it == NULL)

@@ -7,9 +7,9 @@ use std::cmp::Ordering;
 use std::ffi::c_int;
 
 use crate::capi::boundary;
-use crate::capi::types::{ipvs_dest_entry_t, ipvs_service_entry_t, nf_inet_addr};
+use crate::capi::types::{ipvsrs_dest_entry, ipvsrs_inet_addr, ipvsrs_service_entry};
 
-fn addr_bytes(a: &nf_inet_addr) -> [u32; 4] {
+fn addr_bytes(a: &ipvsrs_inet_addr) -> [u32; 4] {
     // SAFETY: every member covers the same 16 plain bytes; compare them in network order.
     unsafe { a.all }.map(u32::from_be)
 }
@@ -31,8 +31,8 @@ unsafe fn compare<T, K: Ord>(a: *const T, b: *const T, key: impl Fn(&T) -> K) ->
 /// Compares two service entries: fwmark, family, protocol, address, port. NULL sorts first.
 #[no_mangle]
 pub extern "C" fn ipvs_cmp_services(
-    s1: *mut ipvs_service_entry_t,
-    s2: *mut ipvs_service_entry_t,
+    s1: *mut ipvsrs_service_entry,
+    s2: *mut ipvsrs_service_entry,
 ) -> c_int {
     // SAFETY: C passes NULL or entries from ipvs_get_services (or its own).
     boundary(0, || unsafe {
@@ -50,7 +50,7 @@ pub extern "C" fn ipvs_cmp_services(
 
 /// Compares two destination entries: family, address, port. NULL sorts first.
 #[no_mangle]
-pub extern "C" fn ipvs_cmp_dests(d1: *mut ipvs_dest_entry_t, d2: *mut ipvs_dest_entry_t) -> c_int {
+pub extern "C" fn ipvs_cmp_dests(d1: *mut ipvsrs_dest_entry, d2: *mut ipvsrs_dest_entry) -> c_int {
     // SAFETY: C passes NULL or entries from ipvs_get_dests (or its own).
     boundary(0, || unsafe {
         compare(d1, d2, |d| {

@@ -22,7 +22,7 @@ pub use compare::{ipvs_cmp_dests, ipvs_cmp_services};
 /// Written by one call at a time (the one the libipvs connection is lent to); reading it
 /// while another thread calls `ipvs_init` or `ipvs_getinfo` is a data race, as in libipvs.
 #[no_mangle]
-pub static mut ipvs_info: ip_vs_getinfo = ip_vs_getinfo {
+pub static mut ipvs_info: ipvsrs_getinfo = ipvsrs_getinfo {
     version: 0,
     size: 0,
     num_services: 0,
@@ -83,7 +83,7 @@ pub extern "C" fn ipvs_flush() -> c_int {
 /// exists, `ENOENT` for an unknown scheduler or persistence engine, `EINVAL` for `NULL`
 /// or bad values. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_add_service(svc: *mut ipvs_service_t) -> c_int {
+pub extern "C" fn ipvs_add_service(svc: *mut ipvsrs_service_user) -> c_int {
     boundary(-1, || {
         record(Func::AddService);
         // SAFETY: the caller passes NULL or a valid service.
@@ -94,7 +94,7 @@ pub extern "C" fn ipvs_add_service(svc: *mut ipvs_service_t) -> c_int {
 /// Replaces all settings of the service `svc` identifies (read only). Returns 0, or -1
 /// with errno: `ESRCH` if there is no such service. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_update_service(svc: *mut ipvs_service_t) -> c_int {
+pub extern "C" fn ipvs_update_service(svc: *mut ipvsrs_service_user) -> c_int {
     boundary(-1, || {
         record(Func::UpdateService);
         // SAFETY: the caller passes NULL or a valid service.
@@ -105,7 +105,7 @@ pub extern "C" fn ipvs_update_service(svc: *mut ipvs_service_t) -> c_int {
 /// Deletes the service `svc` identifies, with its destinations. Returns 0, or -1 with
 /// errno: `ESRCH` if there is no such service. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_del_service(svc: *mut ipvs_service_t) -> c_int {
+pub extern "C" fn ipvs_del_service(svc: *mut ipvsrs_service_user) -> c_int {
     boundary(-1, || {
         record(Func::DelService);
         // SAFETY: the caller passes NULL or a valid service.
@@ -117,7 +117,7 @@ pub extern "C" fn ipvs_del_service(svc: *mut ipvs_service_t) -> c_int {
 /// NULL or has no fwmark, address and port. Returns 0, or -1 with errno (`ESRCH`).
 /// Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_zero_service(svc: *mut ipvs_service_t) -> c_int {
+pub extern "C" fn ipvs_zero_service(svc: *mut ipvsrs_service_user) -> c_int {
     boundary(-1, || {
         record(Func::ZeroService);
         on_default(|h| {
@@ -138,7 +138,10 @@ pub extern "C" fn ipvs_zero_service(svc: *mut ipvs_service_t) -> c_int {
 /// `ESRCH` no such service, `EEXIST` the destination exists, `ERANGE` bad weight or
 /// thresholds, `EINVAL` bad address. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_add_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+pub extern "C" fn ipvs_add_dest(
+    svc: *mut ipvsrs_service_user,
+    dest: *mut ipvsrs_dest_user,
+) -> c_int {
     boundary(-1, || {
         record(Func::AddDest);
         on_default(|h| DestOp::Add.run(h, svc, dest))
@@ -148,7 +151,10 @@ pub extern "C" fn ipvs_add_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t
 /// Replaces the settings of destination `dest` of service `svc`. Returns 0, or -1 with
 /// errno: `ESRCH` no such service, `ENOENT` no such destination. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+pub extern "C" fn ipvs_update_dest(
+    svc: *mut ipvsrs_service_user,
+    dest: *mut ipvsrs_dest_user,
+) -> c_int {
     boundary(-1, || {
         record(Func::UpdateDest);
         on_default(|h| DestOp::Update.run(h, svc, dest))
@@ -158,7 +164,10 @@ pub extern "C" fn ipvs_update_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_des
 /// Deletes destination `dest` (its address and port) from service `svc`. Returns 0, or -1
 /// with errno: `ESRCH` no such service, `ENOENT` no such destination. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_del_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t) -> c_int {
+pub extern "C" fn ipvs_del_dest(
+    svc: *mut ipvsrs_service_user,
+    dest: *mut ipvsrs_dest_user,
+) -> c_int {
     boundary(-1, || {
         record(Func::DelDest);
         on_default(|h| DestOp::Del.run(h, svc, dest))
@@ -168,7 +177,7 @@ pub extern "C" fn ipvs_del_dest(svc: *mut ipvs_service_t, dest: *mut ipvs_dest_t
 /// Sets the TCP, TCP FIN and UDP timeouts (seconds; 0 keeps a value). Returns 0, or -1
 /// with errno. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_set_timeout(to: *mut ipvs_timeout_t) -> c_int {
+pub extern "C" fn ipvs_set_timeout(to: *mut ipvsrs_timeout_user) -> c_int {
     boundary(-1, || {
         record(Func::SetTimeout);
         // SAFETY: the caller passes NULL or a valid timeout struct.
@@ -179,7 +188,7 @@ pub extern "C" fn ipvs_set_timeout(to: *mut ipvs_timeout_t) -> c_int {
 /// Starts the sync daemon described by `dm` (read only). Returns 0, or -1 with errno:
 /// `EEXIST` already running, `ENODEV` unknown interface. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_start_daemon(dm: *mut ipvs_daemon_t) -> c_int {
+pub extern "C" fn ipvs_start_daemon(dm: *mut ipvsrs_daemon_user) -> c_int {
     boundary(-1, || {
         record(Func::StartDaemon);
         // SAFETY: the caller passes NULL or a valid daemon struct.
@@ -190,7 +199,7 @@ pub extern "C" fn ipvs_start_daemon(dm: *mut ipvs_daemon_t) -> c_int {
 /// Stops the sync daemon whose `state` (master or backup) `dm` names. Returns 0, or -1
 /// with errno: `ESRCH` if none runs. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvs_daemon_t) -> c_int {
+pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvsrs_daemon_user) -> c_int {
     boundary(-1, || {
         record(Func::StopDaemon);
         // SAFETY: the caller passes NULL or a valid daemon struct.
@@ -201,12 +210,12 @@ pub extern "C" fn ipvs_stop_daemon(dm: *mut ipvs_daemon_t) -> c_int {
 /// All virtual services, in one `malloc` block that the caller releases with `free()`;
 /// both `stats` and `stats64` are filled. NULL with errno on failure. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
+pub extern "C" fn ipvs_get_services() -> *mut ipvsrs_get_services {
     boundary(std::ptr::null_mut(), || {
         pointer(default_handle::with_default(|h| {
-            let services: MallocBlock<ip_vs_get_services, ip_vs_service_entry> =
+            let services: MallocBlock<ipvsrs_get_services, ipvsrs_service_entry> =
                 h.services_into()?;
-            let header = ip_vs_get_services {
+            let header = ipvsrs_get_services {
                 num_services: services.len() as c_uint,
                 entrytable: [],
             };
@@ -219,15 +228,15 @@ pub extern "C" fn ipvs_get_services() -> *mut ip_vs_get_services {
 /// `malloc` block that the caller releases with `free()`. An unknown service gives an
 /// empty list, as the kernel reports it. NULL with errno on failure. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_get_dests(svc: *mut ipvs_service_entry_t) -> *mut ip_vs_get_dests {
+pub extern "C" fn ipvs_get_dests(svc: *mut ipvsrs_service_entry) -> *mut ipvsrs_get_dests {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetDests);
         pointer(default_handle::with_default(|h| {
             // SAFETY: the caller passes NULL or a valid service entry.
             let key = unsafe { arg(svc, "svc") }?.key()?;
             let dests = h.dests(&key)?;
-            let header = ip_vs_get_dests::header_for(&key, dests.len());
-            malloc_block(header, dests.iter().map(ip_vs_dest_entry::from))
+            let header = ipvsrs_get_dests::header_for(&key, dests.len());
+            malloc_block(header, dests.iter().map(ipvsrs_dest_entry::from))
         }))
     })
 }
@@ -240,14 +249,14 @@ pub extern "C" fn ipvs_get_service(
     fwmark: u32,
     af: u16,
     protocol: u16,
-    addr: nf_inet_addr,
+    addr: ipvsrs_inet_addr,
     port: u16,
-) -> *mut ipvs_service_entry_t {
+) -> *mut ipvsrs_service_entry {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetService);
         pointer(default_handle::with_default(|h| {
             let key = service_key(af, fwmark, protocol, &addr, port)?;
-            let entry = ip_vs_service_entry::from(&h.service(&key)?);
+            let entry = ipvsrs_service_entry::from(&h.service(&key)?);
             malloc_block(entry, std::iter::empty::<u8>())
         }))
     })
@@ -256,31 +265,31 @@ pub extern "C" fn ipvs_get_service(
 /// The current timeouts, in a `malloc` block the caller releases with `free()`. NULL with
 /// errno on failure. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_get_timeout() -> *mut ipvs_timeout_t {
+pub extern "C" fn ipvs_get_timeout() -> *mut ipvsrs_timeout_user {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetTimeout);
         pointer(default_handle::with_default(|h| {
             malloc_block(
-                ipvs_timeout_t::from(&h.timeouts()?),
+                ipvsrs_timeout_user::from(&h.timeouts()?),
                 std::iter::empty::<u8>(),
             )
         }))
     })
 }
 
-/// The running sync daemons as an array of exactly two `ipvs_daemon_t` in one `malloc`
+/// The running sync daemons as an array of exactly two `ipvsrs_daemon_user` in one `malloc`
 /// block (caller `free()`s it): the first one reported in `[0]`, the second in `[1]`;
 /// an unused slot has `state` 0. NULL with errno on failure. Thread-safe.
 #[no_mangle]
-pub extern "C" fn ipvs_get_daemon() -> *mut ipvs_daemon_t {
+pub extern "C" fn ipvs_get_daemon() -> *mut ipvsrs_daemon_user {
     boundary(std::ptr::null_mut(), || {
         record(Func::GetDaemon);
         pointer(default_handle::with_default(|h| {
-            let mut pair = [ipvs_daemon_t::default(); 2];
+            let mut pair = [ipvsrs_daemon_user::default(); 2];
             for (slot, d) in pair.iter_mut().zip(&h.daemons()?) {
-                *slot = ipvs_daemon_t::from(d);
+                *slot = ipvsrs_daemon_user::from(d);
             }
-            Ok(malloc_block(pair, std::iter::empty::<u8>())? as *mut ipvs_daemon_t)
+            Ok(malloc_block(pair, std::iter::empty::<u8>())? as *mut ipvsrs_daemon_user)
         }))
     })
 }
@@ -303,7 +312,7 @@ pub extern "C" fn ipvs_strerror(err: c_int) -> *const c_char {
 /// (on the stack, from its own allocator) holding at least that many entries; nothing
 /// past them is read.
 #[no_mangle]
-pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service_cmp_t) {
+pub extern "C" fn ipvs_sort_services(s: *mut ipvsrs_get_services, f: ipvsrs_service_cmp) {
     boundary((), || {
         // SAFETY: NULL or a header with num_services entries after it (the caller's word).
         unsafe { sort_block(s, |s| (*s).num_services, f.unwrap_or(ipvs_cmp_services)) }
@@ -314,7 +323,7 @@ pub extern "C" fn ipvs_sort_services(s: *mut ip_vs_get_services, f: ipvs_service
 /// NULL); NULL `d` is a no-op. As in libipvs 1.31, `d` may be any array the caller built
 /// holding at least that many entries; nothing past them is read.
 #[no_mangle]
-pub extern "C" fn ipvs_sort_dests(d: *mut ip_vs_get_dests, f: ipvs_dest_cmp_t) {
+pub extern "C" fn ipvs_sort_dests(d: *mut ipvsrs_get_dests, f: ipvsrs_dest_cmp) {
     boundary((), || {
         // SAFETY: NULL or a header with num_dests entries after it (the caller's word).
         unsafe { sort_block(d, |d| (*d).num_dests, f.unwrap_or(ipvs_cmp_dests)) }
