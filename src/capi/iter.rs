@@ -2,7 +2,7 @@
 //! iterator is a snapshot taken when it is made, so iterating costs no further I/O and
 //! the entries stay valid, whatever the kernel does, until the iterator is freed.
 
-use super::handle::{ipvsrs_handle, lock};
+use super::handle::{ipvsrs_handle, with_live_handle};
 use super::live::{self, Live};
 use super::types::{
     ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t,
@@ -58,7 +58,7 @@ impl Live for ipvsrs_dest_iter {
 #[no_mangle]
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut c| {
+        pointer(with_live_handle(h, |c| {
             let entries = c.handle.services_as::<ip_vs_service_entry>()?;
             Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
@@ -74,7 +74,7 @@ pub extern "C" fn ipvsrs_dests(
     svc: *const ipvs_service_entry_t,
 ) -> *mut ipvsrs_dest_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut c| {
+        pointer(with_live_handle(h, |c| {
             // SAFETY: NULL or a valid service entry.
             let key = unsafe { arg(svc, "svc") }?.key()?;
             let entries = (c.handle.dests(&key)?)
