@@ -91,7 +91,7 @@ pub(crate) fn on_connection<T>(
     }
 }
 
-fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
+fn give_handle(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
     Ok(live::give_shared(ipvsrs_handle {
         inner: Mutex::new(handle?.into()),
     }))
@@ -106,11 +106,11 @@ fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CEr
 pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
     boundary(std::ptr::null_mut(), || {
         pointer(if netns_path.is_null() {
-            boxed(Handle::open())
+            give_handle(Handle::open())
         } else {
             // SAFETY: the caller passes a NUL-terminated string.
             match unsafe { CStr::from_ptr(netns_path) }.to_str() {
-                Ok(path) => boxed(Handle::open_in_netns(path)),
+                Ok(path) => give_handle(Handle::open_in_netns(path)),
                 Err(_) => Err(CError {
                     errno: libc::EINVAL,
                     message: "the namespace path is not UTF-8".into(),
@@ -132,7 +132,7 @@ pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
             }));
         }
         // SAFETY: the descriptor is only borrowed for the call, and checked non-negative.
-        pointer(boxed(Handle::open_in_netns_fd(unsafe {
+        pointer(give_handle(Handle::open_in_netns_fd(unsafe {
             BorrowedFd::borrow_raw(netns_fd)
         })))
     })
