@@ -7,7 +7,7 @@ use super::handle::{ipvsrs_handle, with_live_handle};
 use super::iter::Snapshot;
 use super::live::{self, Live};
 use super::types::{
-    nf_inet_addr, string_to_c_buf, Unrepresentable, IP_VS_PEDATA_MAXLEN, IP_VS_PENAME_MAXLEN,
+    ipvsrs_inet_addr, string_to_c_buf, Unrepresentable, IPVSRS_PEDATA_MAXLEN, IPVSRS_PENAME_MAXLEN,
 };
 use super::{boundary, or_fail, pointer, CError};
 use crate::model::{Connection, ServiceKey};
@@ -38,14 +38,14 @@ pub struct ipvsrs_conn {
     /// The real server's port.
     pub dport: u16,
     /// The client; in a template its network, the persistence netmask applied.
-    pub caddr: nf_inet_addr,
+    pub caddr: ipvsrs_inet_addr,
     /// The virtual address the client reached.
-    pub vaddr: nf_inet_addr,
+    pub vaddr: ipvsrs_inet_addr,
     /// The real server.
-    pub daddr: nf_inet_addr,
+    pub daddr: ipvsrs_inet_addr,
     /// The firewall mark of a firewall-mark service's template, else 0.
     pub fwmark: u32,
-    /// The forwarding method (IP_VS_CONN_F_MASQ, _LOCALNODE, _TUNNEL, _DROUTE, _BYPASS)
+    /// The forwarding method (IPVSRS_CONN_F_MASQ, _LOCALNODE, _TUNNEL, _DROUTE, _BYPASS)
     /// of the real server in the table, or IPVSRS_CONN_FWD_UNKNOWN.
     pub fwd: u32,
     /// Seconds until the entry expires.
@@ -55,9 +55,9 @@ pub struct ipvsrs_conn {
     /// The state as the kernel names it ("ESTABLISHED", "UDP", "NONE", ...), NUL-terminated.
     pub state: [c_char; IPVSRS_CONN_STATE_LEN],
     /// The persistence engine's name ("sip"), or "" for none.
-    pub pe_name: [c_char; 17], // IP_VS_PENAME_MAXLEN + 1
+    pub pe_name: [c_char; 17], // IPVSRS_PENAME_MAXLEN + 1
     /// The engine's data for this entry (the SIP Call-ID), or "".
-    pub pe_data: [c_char; 256], // IP_VS_PEDATA_MAXLEN + 1
+    pub pe_data: [c_char; 256], // IPVSRS_PEDATA_MAXLEN + 1
 }
 
 /// Copies `s` into `buf` if it fits with its NUL; a name is never cut.
@@ -84,8 +84,8 @@ impl TryFrom<&Connection> for ipvsrs_conn {
                 protocol,
                 addr,
                 port,
-            } => (protocol.number(), nf_inet_addr::from_ip(addr), port, 0),
-            ServiceKey::Fwmark { mark, .. } => (0, nf_inet_addr::default(), 0, mark),
+            } => (protocol.number(), ipvsrs_inet_addr::from_ip(addr), port, 0),
+            ServiceKey::Fwmark { mark, .. } => (0, ipvsrs_inet_addr::default(), 0, mark),
         };
         let mut conn = ipvsrs_conn {
             protocol,
@@ -94,16 +94,16 @@ impl TryFrom<&Connection> for ipvsrs_conn {
             cport: c.client.port().to_be(),
             vport: vport.to_be(),
             dport: c.real.port().to_be(),
-            caddr: nf_inet_addr::from_ip(c.client.ip()),
+            caddr: ipvsrs_inet_addr::from_ip(c.client.ip()),
             vaddr,
-            daddr: nf_inet_addr::from_ip(c.real.ip()),
+            daddr: ipvsrs_inet_addr::from_ip(c.real.ip()),
             fwmark,
             fwd: c.forward.map_or(IPVSRS_CONN_FWD_UNKNOWN, |f| f.number()),
             expires: u32::try_from(c.expires.as_secs()).unwrap_or(u32::MAX),
             is_template: c.template.into(),
             state: [0; IPVSRS_CONN_STATE_LEN],
-            pe_name: [0; IP_VS_PENAME_MAXLEN + 1],
-            pe_data: [0; IP_VS_PEDATA_MAXLEN + 1],
+            pe_name: [0; IPVSRS_PENAME_MAXLEN + 1],
+            pe_data: [0; IPVSRS_PEDATA_MAXLEN + 1],
         };
         fit(&c.state, &mut conn.state, "state")?;
         if let Some((name, data)) = &c.engine {

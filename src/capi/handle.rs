@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use super::live::{self, Live};
 use super::types::{
-    ip_vs_getinfo, ipvs_daemon_t, ipvs_dest_t, ipvs_service_entry_t, ipvs_service_t, ipvs_timeout_t,
+    ipvsrs_getinfo, ipvsrs_daemon_user, ipvsrs_dest_user, ipvsrs_service_entry, ipvsrs_service_user, ipvsrs_timeout_user,
 };
 use super::{arg, arg_mut, boundary, or_fail, pointer, status, CError};
 use crate::client::Handle;
@@ -172,13 +172,13 @@ pub extern "C" fn ipvsrs_set_reply_timeout(h: *mut ipvsrs_handle, timeout_ms: c_
 /// Writes the IPVS version code and connection table size into `*out` (`num_services` is
 /// 0). Returns 0, or -1 with errno.
 #[no_mangle]
-pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ip_vs_getinfo) -> c_int {
+pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ipvsrs_getinfo) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
             // SAFETY: NULL or a valid, writable struct.
             let out = unsafe { arg_mut(out, "out") }?;
             let info = handle.info()?;
-            *out = ip_vs_getinfo {
+            *out = ipvsrs_getinfo {
                 version: info.version,
                 size: info.conn_tab_size,
                 num_services: 0,
@@ -191,7 +191,7 @@ pub extern "C" fn ipvsrs_get_info(h: *mut ipvsrs_handle, out: *mut ip_vs_getinfo
 /// Adds the service `svc` (read only). Returns 0, or -1 with errno (`EEXIST`, `ENOENT`
 /// unknown scheduler or persistence engine, `EINVAL`); `ipvsrs_last_error()` names it.
 #[no_mangle]
-pub extern "C" fn ipvsrs_add_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+pub extern "C" fn ipvsrs_add_service(h: *mut ipvsrs_handle, svc: *const ipvsrs_service_user) -> c_int {
     // SAFETY: NULL or a valid service.
     boundary(-1, || {
         with_handle(h, |handle| {
@@ -206,7 +206,7 @@ pub extern "C" fn ipvsrs_add_service(h: *mut ipvsrs_handle, svc: *const ipvs_ser
 #[no_mangle]
 pub extern "C" fn ipvsrs_update_service(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
+    svc: *const ipvsrs_service_user,
     flags_mask: c_uint,
 ) -> c_int {
     boundary(-1, || {
@@ -221,7 +221,7 @@ pub extern "C" fn ipvsrs_update_service(
 /// Deletes the service `svc` identifies, with its destinations. Returns 0, or -1 with
 /// errno (`ESRCH`).
 #[no_mangle]
-pub extern "C" fn ipvsrs_del_service(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+pub extern "C" fn ipvsrs_del_service(h: *mut ipvsrs_handle, svc: *const ipvsrs_service_user) -> c_int {
     // SAFETY: NULL or a valid service.
     boundary(-1, || {
         with_handle(h, |handle| {
@@ -235,14 +235,14 @@ pub extern "C" fn ipvsrs_del_service(h: *mut ipvsrs_handle, svc: *const ipvs_ser
 #[no_mangle]
 pub extern "C" fn ipvsrs_get_service(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
-    out: *mut ipvs_service_entry_t,
+    svc: *const ipvsrs_service_user,
+    out: *mut ipvsrs_service_entry,
 ) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
             // SAFETY: NULL or valid structs.
             let (svc, out) = unsafe { (arg(svc, "svc")?, arg_mut(out, "out")?) };
-            *out = ipvs_service_entry_t::from(&handle.service(&svc.key()?)?);
+            *out = ipvsrs_service_entry::from(&handle.service(&svc.key()?)?);
             Ok(())
         })
     })
@@ -261,8 +261,8 @@ impl DestOp {
     pub(crate) fn run(
         self,
         handle: &mut Handle,
-        svc: *const ipvs_service_t,
-        dest: *const ipvs_dest_t,
+        svc: *const ipvsrs_service_user,
+        dest: *const ipvsrs_dest_user,
     ) -> Result<(), CError> {
         // SAFETY: the caller passes NULL or valid structures.
         let (svc, dest) = unsafe { (arg(svc, "svc")?, arg(dest, "dest")?) };
@@ -281,8 +281,8 @@ impl DestOp {
 #[no_mangle]
 pub extern "C" fn ipvsrs_add_dest(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
-    dest: *const ipvs_dest_t,
+    svc: *const ipvsrs_service_user,
+    dest: *const ipvsrs_dest_user,
 ) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| DestOp::Add.run(handle, svc, dest))
@@ -294,8 +294,8 @@ pub extern "C" fn ipvsrs_add_dest(
 #[no_mangle]
 pub extern "C" fn ipvsrs_update_dest(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
-    dest: *const ipvs_dest_t,
+    svc: *const ipvsrs_service_user,
+    dest: *const ipvsrs_dest_user,
 ) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| DestOp::Update.run(handle, svc, dest))
@@ -307,8 +307,8 @@ pub extern "C" fn ipvsrs_update_dest(
 #[no_mangle]
 pub extern "C" fn ipvsrs_del_dest(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_t,
-    dest: *const ipvs_dest_t,
+    svc: *const ipvsrs_service_user,
+    dest: *const ipvsrs_dest_user,
 ) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| DestOp::Del.run(handle, svc, dest))
@@ -318,7 +318,7 @@ pub extern "C" fn ipvsrs_del_dest(
 /// Zeroes the counters of the service `svc` identifies, or of every service when `svc`
 /// is NULL. Returns 0, or -1 with errno (`ESRCH`).
 #[no_mangle]
-pub extern "C" fn ipvsrs_zero(h: *mut ipvsrs_handle, svc: *const ipvs_service_t) -> c_int {
+pub extern "C" fn ipvsrs_zero(h: *mut ipvsrs_handle, svc: *const ipvsrs_service_user) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
             // SAFETY: NULL or a valid service.
@@ -337,7 +337,7 @@ pub extern "C" fn ipvsrs_flush(h: *mut ipvsrs_handle) -> c_int {
 /// Sets the TCP, TCP FIN and UDP timeouts (seconds; 0 keeps a value). Returns 0, or -1
 /// with errno.
 #[no_mangle]
-pub extern "C" fn ipvsrs_set_timeout(h: *mut ipvsrs_handle, to: *const ipvs_timeout_t) -> c_int {
+pub extern "C" fn ipvsrs_set_timeout(h: *mut ipvsrs_handle, to: *const ipvsrs_timeout_user) -> c_int {
     // SAFETY: NULL or a valid struct.
     boundary(-1, || {
         with_handle(h, |handle| {
@@ -348,12 +348,12 @@ pub extern "C" fn ipvsrs_set_timeout(h: *mut ipvsrs_handle, to: *const ipvs_time
 
 /// Writes the current timeouts into `*out`. Returns 0, or -1 with errno.
 #[no_mangle]
-pub extern "C" fn ipvsrs_get_timeout(h: *mut ipvsrs_handle, out: *mut ipvs_timeout_t) -> c_int {
+pub extern "C" fn ipvsrs_get_timeout(h: *mut ipvsrs_handle, out: *mut ipvsrs_timeout_user) -> c_int {
     boundary(-1, || {
         with_handle(h, |handle| {
             // SAFETY: NULL or a valid, writable struct.
             let out = unsafe { arg_mut(out, "out") }?;
-            *out = ipvs_timeout_t::from(&handle.timeouts()?);
+            *out = ipvsrs_timeout_user::from(&handle.timeouts()?);
             Ok(())
         })
     })
@@ -362,7 +362,7 @@ pub extern "C" fn ipvsrs_get_timeout(h: *mut ipvsrs_handle, out: *mut ipvs_timeo
 /// Starts the sync daemon `dm` describes. Returns 0, or -1 with errno (`EEXIST` already
 /// running, `ENODEV` no such interface).
 #[no_mangle]
-pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvs_daemon_t) -> c_int {
+pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvsrs_daemon_user) -> c_int {
     // SAFETY: NULL or a valid struct.
     boundary(-1, || {
         with_handle(h, |handle| {
@@ -371,7 +371,7 @@ pub extern "C" fn ipvsrs_start_daemon(h: *mut ipvsrs_handle, dm: *const ipvs_dae
     })
 }
 
-/// Stops the sync daemon in `state` (`IP_VS_STATE_MASTER` or `IP_VS_STATE_BACKUP`).
+/// Stops the sync daemon in `state` (`IPVSRS_STATE_MASTER` or `IPVSRS_STATE_BACKUP`).
 /// Returns 0, or -1 with errno (`ESRCH` none running, `EINVAL` bad state).
 #[no_mangle]
 pub extern "C" fn ipvsrs_stop_daemon(h: *mut ipvsrs_handle, state: c_int) -> c_int {
@@ -395,7 +395,7 @@ pub extern "C" fn ipvsrs_stop_daemon(h: *mut ipvsrs_handle, state: c_int) -> c_i
 #[no_mangle]
 pub extern "C" fn ipvsrs_get_daemons(
     h: *mut ipvsrs_handle,
-    out: *mut ipvs_daemon_t,
+    out: *mut ipvsrs_daemon_user,
     count: *mut usize,
 ) -> c_int {
     boundary(-1, || {
@@ -409,7 +409,7 @@ pub extern "C" fn ipvsrs_get_daemons(
             for slot in 0..2 {
                 let value = daemons
                     .get(slot)
-                    .map_or_else(Default::default, ipvs_daemon_t::from);
+                    .map_or_else(Default::default, ipvsrs_daemon_user::from);
                 // SAFETY: the caller provides room for two structs, maybe uninitialised.
                 unsafe { out.add(slot).write(value) };
             }

@@ -5,7 +5,7 @@
 use super::handle::{ipvsrs_handle, with_live_handle};
 use super::live::{self, Live};
 use super::types::{
-    ip_vs_dest_entry, ip_vs_service_entry, ipvs_dest_entry_t, ipvs_service_entry_t,
+    ipvsrs_dest_entry, ipvsrs_service_entry, ipvsrs_dest_entry, ipvsrs_service_entry,
 };
 use super::{arg, boundary, or_fail, pointer};
 
@@ -36,10 +36,10 @@ impl<T> Snapshot<T> {
 }
 
 /// Iterator over a snapshot of all services (`ipvsrs_services`).
-pub struct ipvsrs_service_iter(Snapshot<ip_vs_service_entry>);
+pub struct ipvsrs_service_iter(Snapshot<ipvsrs_service_entry>);
 
 /// Iterator over a snapshot of one service's destinations (`ipvsrs_dests`).
-pub struct ipvsrs_dest_iter(Snapshot<ip_vs_dest_entry>);
+pub struct ipvsrs_dest_iter(Snapshot<ipvsrs_dest_entry>);
 
 impl Live for ipvsrs_service_iter {
     const NAME: &'static str = "service iterator";
@@ -59,7 +59,7 @@ impl Live for ipvsrs_dest_iter {
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
         pointer(with_live_handle(h, |c| {
-            let entries = c.handle.services_as::<ip_vs_service_entry>()?;
+            let entries = c.handle.services_as::<ipvsrs_service_entry>()?;
             Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
     })
@@ -71,7 +71,7 @@ pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_
 #[no_mangle]
 pub extern "C" fn ipvsrs_dests(
     h: *mut ipvsrs_handle,
-    svc: *const ipvs_service_entry_t,
+    svc: *const ipvsrs_service_entry,
 ) -> *mut ipvsrs_dest_iter {
     boundary(std::ptr::null_mut(), || {
         pointer(with_live_handle(h, |c| {
@@ -79,7 +79,7 @@ pub extern "C" fn ipvsrs_dests(
             let key = unsafe { arg(svc, "svc") }?.key()?;
             let entries = (c.handle.dests(&key)?)
                 .iter()
-                .map(ip_vs_dest_entry::from)
+                .map(ipvsrs_dest_entry::from)
                 .collect();
             Ok(live::give(ipvsrs_dest_iter(Snapshot::new(entries))))
         }))
@@ -92,7 +92,7 @@ pub extern "C" fn ipvsrs_dests(
 #[no_mangle]
 pub extern "C" fn ipvsrs_service_iter_next(
     it: *mut ipvsrs_service_iter,
-) -> *const ipvs_service_entry_t {
+) -> *const ipvsrs_service_entry {
     // SAFETY: the C contract: one thread at a time per iterator.
     boundary(std::ptr::null(), || {
         or_fail(
@@ -106,7 +106,7 @@ pub extern "C" fn ipvsrs_service_iter_next(
 /// or not live). The entry belongs to the iterator and stays valid until it is freed. Not
 /// thread-safe per iterator.
 #[no_mangle]
-pub extern "C" fn ipvsrs_dest_iter_next(it: *mut ipvsrs_dest_iter) -> *const ipvs_dest_entry_t {
+pub extern "C" fn ipvsrs_dest_iter_next(it: *mut ipvsrs_dest_iter) -> *const ipvsrs_dest_entry {
     // SAFETY: the C contract: one thread at a time per iterator.
     boundary(std::ptr::null(), || {
         or_fail(
