@@ -44,7 +44,7 @@ STAGE := $(CURDIR)/target/stage
 STAGE_PREFIX := /usr
 STAGE_PC := PKG_CONFIG_SYSROOT_DIR=$(STAGE) PKG_CONFIG_LIBDIR=$(STAGE)$(STAGE_PREFIX)/lib/pkgconfig pkg-config
 CBIN := target/c-tests
-C_TESTS := layout compat native threads apply changes listings hostile churn converger fork
+C_TESTS := layout compat native threads close_race apply changes listings hostile churn converger fork
 EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 BENCH_BIN := target/bench

@@ -215,8 +215,9 @@ typedef struct ipvsrs_dest_iter ipvsrs_dest_iter;
 /**
  * A connection to the IPVS table of one network namespace. Open with `ipvsrs_open`,
  * release with `ipvsrs_close`. Thread-safe: calls on one handle from several threads are
- * serialised. After `fork()`, the child may keep using it (it reconnects on first use),
- * provided no other thread of the parent was inside a call on it at the fork.
+ * serialised, and one thread may close it while others are inside calls on it (see
+ * `ipvsrs_close`). After `fork()`, the child may keep using it (it reconnects on first
+ * use), provided no other thread of the parent was inside a call on it at the fork.
  */
 typedef struct ipvsrs_handle ipvsrs_handle;
 
@@ -787,9 +788,14 @@ struct ipvsrs_handle *ipvsrs_open(const char *netns_path);
 struct ipvsrs_handle *ipvsrs_open_netns_fd(int netns_fd);
 
 /**
- * Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running.
- * A handle closed already (or not from `ipvsrs_open`) is left alone, with errno `EBADF`;
- * so is every later call on it, unless a new handle got the same address.
+ * Closes a handle from `ipvsrs_open`. NULL is ignored. Thread-safe, also while other
+ * threads are inside calls on `h`: each of those finishes as if the close came after it,
+ * or fails with `EBADF`, and the handle's socket and memory are released when the last
+ * of them returns (so `ipvsrs_close` itself never waits). Every call on `h` that starts
+ * after the close fails with `EBADF`, unless a new handle got the same address (as with
+ * any freed pointer, the caller must not let `h` be used once a later `ipvsrs_open` may
+ * have reused it). A handle closed already (or not from `ipvsrs_open`) is left alone,
+ * with errno `EBADF`.
  */
 void ipvsrs_close(struct ipvsrs_handle *h);
 

@@ -605,7 +605,9 @@ class Handle:
         self._handle = handle
 
     def close(self) -> None:
-        """Releases the handle; later calls raise IpvsError (EBADF). Closing twice is fine."""
+        """Releases the handle; later calls raise IpvsError (EBADF). Closing twice is fine,
+        and so is closing while other threads are inside calls on the handle: those return,
+        or raise IpvsError (EBADF)."""
         handle, self._handle = self._handle, None
         if handle:
             _lib.ipvsrs_close(handle)

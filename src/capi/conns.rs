@@ -3,7 +3,7 @@
 
 use std::ffi::c_char;
 
-use super::handle::{ipvsrs_handle, lock};
+use super::handle::{ipvsrs_handle, with_live_handle};
 use super::iter::Snapshot;
 use super::live::{self, Live};
 use super::types::{
@@ -138,7 +138,7 @@ impl Live for ipvsrs_conn_iter {
 #[no_mangle]
 pub extern "C" fn ipvsrs_conns(h: *mut ipvsrs_handle) -> *mut ipvsrs_conn_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut c| {
+        pointer(with_live_handle(h, |c| {
             let entries = (c.handle.connections()?)
                 .iter()
                 .map(ipvsrs_conn::try_from)

@@ -19,8 +19,9 @@ use crate::model::DaemonRole;
 
 /// A connection to the IPVS table of one network namespace. Open with `ipvsrs_open`,
 /// release with `ipvsrs_close`. Thread-safe: calls on one handle from several threads are
-/// serialised. After `fork()`, the child may keep using it (it reconnects on first use),
-/// provided no other thread of the parent was inside a call on it at the fork.
+/// serialised, and one thread may close it while others are inside calls on it (see
+/// `ipvsrs_close`). After `fork()`, the child may keep using it (it reconnects on first
+/// use), provided no other thread of the parent was inside a call on it at the fork.
 pub struct ipvsrs_handle {
     inner: Mutex<Connection>,
 }
@@ -51,18 +52,23 @@ pub(crate) fn with_handle(
     h: *const ipvsrs_handle,
     f: impl FnOnce(&mut Handle) -> Result<(), CError>,
 ) -> c_int {
-    status(lock(h).and_then(|mut c| f(&mut c.handle)))
+    status(with_live_handle(h, |c| f(&mut c.handle)))
 }
 
-pub(crate) fn lock<'a>(
+/// Runs `f` on the connection of `h` (which must be live), locked. The call holds its own
+/// reference to the handle: an `ipvsrs_close` on another thread meanwhile frees it only
+/// after `f` returns.
+pub(crate) fn with_live_handle<T>(
     h: *const ipvsrs_handle,
-) -> Result<std::sync::MutexGuard<'a, Connection>, CError> {
-    // SAFETY: a handle locks inside, so shared use from several threads is sound.
-    let h = unsafe { live::get(h) }?;
+    f: impl FnOnce(&mut Connection) -> Result<T, CError>,
+) -> Result<T, CError> {
+    let handle = live::get_shared(h)?;
     // A panic while locked was caught at the boundary; the handle itself is still sound.
-    Ok(h.inner
+    let mut connection = handle
+        .inner
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner()))
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    f(&mut connection)
 }
 
 /// Runs `f` on `h`, or on the libipvs connection when `h` is NULL (as the calls that take
@@ -82,12 +88,12 @@ pub(crate) fn on_connection<T>(
     if h.is_null() {
         super::libipvs::default_handle::with_connection(f)
     } else {
-        f(&mut *lock(h)?)
+        with_live_handle(h, f)
     }
 }
 
-fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
-    Ok(live::give(ipvsrs_handle {
+fn give_handle(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CError> {
+    Ok(live::give_shared(ipvsrs_handle {
         inner: Mutex::new(handle?.into()),
     }))
 }
@@ -101,11 +107,11 @@ fn boxed(handle: Result<Handle, crate::Error>) -> Result<*mut ipvsrs_handle, CEr
 pub extern "C" fn ipvsrs_open(netns_path: *const c_char) -> *mut ipvsrs_handle {
     boundary(std::ptr::null_mut(), || {
         pointer(if netns_path.is_null() {
-            boxed(Handle::open())
+            give_handle(Handle::open())
         } else {
             // SAFETY: the caller passes a NUL-terminated string.
             match unsafe { CStr::from_ptr(netns_path) }.to_str() {
-                Ok(path) => boxed(Handle::open_in_netns(path)),
+                Ok(path) => give_handle(Handle::open_in_netns(path)),
                 Err(_) => Err(CError {
                     errno: libc::EINVAL,
                     message: "the namespace path is not UTF-8".into(),
@@ -127,18 +133,23 @@ pub extern "C" fn ipvsrs_open_netns_fd(netns_fd: c_int) -> *mut ipvsrs_handle {
             }));
         }
         // SAFETY: the descriptor is only borrowed for the call, and checked non-negative.
-        pointer(boxed(Handle::open_in_netns_fd(unsafe {
+        pointer(give_handle(Handle::open_in_netns_fd(unsafe {
             BorrowedFd::borrow_raw(netns_fd)
         })))
     })
 }
 
-/// Closes a handle from `ipvsrs_open`. NULL is ignored. No call on `h` may be running.
-/// A handle closed already (or not from `ipvsrs_open`) is left alone, with errno `EBADF`;
-/// so is every later call on it, unless a new handle got the same address.
+/// Closes a handle from `ipvsrs_open`. NULL is ignored. Thread-safe, also while other
+/// threads are inside calls on `h`: each of those finishes as if the close came after it,
+/// or fails with `EBADF`, and the handle's socket and memory are released when the last
+/// of them returns (so `ipvsrs_close` itself never waits). Every call on `h` that starts
+/// after the close fails with `EBADF`, unless a new handle got the same address (as with
+/// any freed pointer, the caller must not let `h` be used once a later `ipvsrs_open` may
+/// have reused it). A handle closed already (or not from `ipvsrs_open`) is left alone,
+/// with errno `EBADF`.
 #[no_mangle]
 pub extern "C" fn ipvsrs_close(h: *mut ipvsrs_handle) {
-    boundary((), || or_fail(live::take(h).map(drop), ()))
+    boundary((), || or_fail(live::take_shared(h), ()))
 }
 
 /// How long a request waits for the kernel's answer unless `ipvsrs_set_reply_timeout`

@@ -2,7 +2,7 @@
 //! iterator is a snapshot taken when it is made, so iterating costs no further I/O and
 //! the entries stay valid, whatever the kernel does, until the iterator is freed.
 
-use super::handle::{ipvsrs_handle, lock};
+use super::handle::{ipvsrs_handle, with_live_handle};
 use super::live::{self, Live};
 use super::types::{ipvsrs_dest_entry, ipvsrs_service_entry};
 use super::{arg, boundary, or_fail, pointer};
@@ -56,7 +56,7 @@ impl Live for ipvsrs_dest_iter {
 #[no_mangle]
 pub extern "C" fn ipvsrs_services(h: *mut ipvsrs_handle) -> *mut ipvsrs_service_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut c| {
+        pointer(with_live_handle(h, |c| {
             let entries = c.handle.services_as::<ipvsrs_service_entry>()?;
             Ok(live::give(ipvsrs_service_iter(Snapshot::new(entries))))
         }))
@@ -72,7 +72,7 @@ pub extern "C" fn ipvsrs_dests(
     svc: *const ipvsrs_service_entry,
 ) -> *mut ipvsrs_dest_iter {
     boundary(std::ptr::null_mut(), || {
-        pointer(lock(h).and_then(|mut c| {
+        pointer(with_live_handle(h, |c| {
             // SAFETY: NULL or a valid service entry.
             let key = unsafe { arg(svc, "svc") }?.key()?;
             let entries = (c.handle.dests(&key)?)

@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::support::Netns;
 
 /// The test cases of tests/python/test_ipvsrs.py.
-const PYTHON_TESTS: usize = 28;
+const PYTHON_TESTS: usize = 29;
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]

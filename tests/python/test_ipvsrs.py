@@ -10,6 +10,7 @@ import os
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import unittest
 
@@ -545,6 +546,41 @@ class HandleMisuse(unittest.TestCase):
             self.assertEqual(caught.exception.errno, errno.EBADF)
         # Not applied through the library's process-wide connection either.
         self.assertEqual(saved(), [])
+
+    def test_close_while_other_threads_call(self):
+        """Handle.close on one thread while others are inside calls on the handle (ctypes
+        lets go of the GIL for each call): each call returns, or raises EBADF."""
+        ipvsadm("-C")
+        with ipvsrs.Handle() as setup:
+            setup.apply_yaml(MODEL)
+        for _ in range(30):
+            handle = ipvsrs.Handle()
+            calls = (handle.services, handle.connections, lambda: handle.diff_yaml(MODEL))
+            busy = threading.Semaphore(0)
+            endings = []
+
+            def call_until_closed(call):
+                try:
+                    call()
+                    busy.release()
+                    while True:
+                        call()
+                except ipvsrs.IpvsError as e:
+                    endings.append(e.errno)
+                except Exception as e:  # anything else fails the test below
+                    endings.append(e)
+
+            threads = [threading.Thread(target=call_until_closed, args=(c,)) for c in calls]
+            for t in threads:
+                t.start()
+            # Each thread has had a call succeed (or has ended), so the close meets them busy.
+            for _ in threads:
+                busy.acquire(timeout=60)
+            handle.close()
+            for t in threads:
+                t.join()
+            self.assertEqual(endings, [errno.EBADF] * len(calls))
+        self.assertEqual(len(saved()), len(MODEL_SAVED))
 
     def test_library_refuses_null_pointers(self):
         lib = ipvsrs._lib
