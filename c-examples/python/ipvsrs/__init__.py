@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Change",
     "Changeset",
+    "Connection",
     "Destination",
     "Handle",
     "IpvsError",
