@@ -47,13 +47,15 @@ CBIN := target/c-tests
 C_TESTS := layout compat native threads close_race apply changes listings hostile churn converger fork
 EXAMPLES := quickstart ipvs-list ipvs-metrics lvs-checkd
 DEMO_PREFIX := $(CURDIR)/target/demo-prefix
+# The venv the kernel tests' Python runs in, with the package installed from c-examples/python.
+PYTHON_VENV := target/python-venv
 BENCH_BIN := target/bench
 
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
 
 .PHONY: all build install header check-header check-install c-tests demo bench fuzz fuzz-short \
-        lint stress test testbed test-host test-kernel
+        lint python-venv stress test testbed test-host test-kernel test-python
 
 ## all: build the shared and static libraries
 all: build
@@ -165,7 +167,7 @@ test: testbed test-host test-kernel
 ## (STRESS_KILLS, STRESS_SERVICES; IPVSRS_KILL_SEED replays a run)
 STRESS_KILLS ?= 50
 STRESS_SERVICES ?= 10000
-stress: testbed c-tests
+stress: testbed c-tests python-venv
 	IPVSRS_KILLS=$(STRESS_KILLS) IPVSRS_KILL_SERVICES=$(STRESS_SERVICES) \
 	    IPVSRS_KERNELS="$$(tests/testbed/run-in-kernel --kernels | head -n1)" \
 	    IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests \
@@ -184,10 +186,23 @@ lint:
 	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --quiet
 
 ## test-host: tests that need no IPVS kernel (the kernel tests show as ignored)
-test-host: lint check-header check-install
+test-host: lint check-header check-install test-python
 	$(CARGO) test
+
+## test-python: the Python package pip-installed into a fresh venv: mypy --strict on it and
+## on its tests, and the tests that need no IPVS kernel, against the release library
+test-python: build
+	tests/python/check $(RELEASE)/libipvsrs.so
+
+## python-venv: $(PYTHON_VENV), the kernel tests' Python, with the package installed anew
+## from c-examples/python (on the host: the VM may have no network)
+# The build backend pyproject.toml asks for is kept in the venv: a later run needs no network.
+python-venv:
+	test -x $(PYTHON_VENV)/bin/python || python3 -m venv $(PYTHON_VENV)
+	$(PYTHON_VENV)/bin/python -m pip install -q "setuptools>=77"
+	$(PYTHON_VENV)/bin/python -m pip install -q --no-build-isolation ./c-examples/python
 
 ## test-kernel: the ignored tests of tests/kernel, as root in each kernel with IPVS: the host's,
 ## or one VM boot of each kernel tests/testbed/setup fetched (IPVSRS_KERNELS picks some)
-test-kernel: c-tests
+test-kernel: c-tests python-venv
 	IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests $(KERNEL_TEST_ARGS)

@@ -1,13 +1,13 @@
-//! The Python ctypes module (c-examples/python/ipvsrs.py) and its unittest suite
-//! (tests/python/test_ipvsrs.py), run in a fresh namespace against the library that
-//! `make c-tests` installed into a DESTDIR stage.
+//! The Python package (c-examples/python), as `make python-venv` pip-installed it, and its
+//! unittest suite (tests/python/test_ipvsrs.py), run in a fresh namespace against the
+//! library that `make c-tests` installed into a DESTDIR stage.
 
 use std::path::Path;
 
 use crate::support::Netns;
 
 /// The test cases of tests/python/test_ipvsrs.py.
-const PYTHON_TESTS: usize = 29;
+const PYTHON_TESTS: usize = 31;
 
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]

@@ -1,6 +1,7 @@
 //! Test support: every kernel test runs in a fresh, named network namespace, so tests run
 //! in parallel and never touch the IPVS table of the namespace the tests started in.
 
+use std::ffi::OsStr;
 use std::fmt::Debug;
 use std::fs::File;
 use std::io::{self, Write};
@@ -28,21 +29,38 @@ pub fn c_binary(name: &str) -> PathBuf {
     path
 }
 
-/// The installed `libipvsrs.so.0`: the stage `make c-tests` built the binaries of
-/// IPVSRS_C_TESTS (`target/c-tests`) against, `target/stage/usr/lib`.
-fn staged_library() -> PathBuf {
+/// The build's `target/`, where IPVSRS_C_TESTS (`target/c-tests`) is.
+fn target_dir() -> PathBuf {
     let c_tests = std::env::var_os("IPVSRS_C_TESTS")
         .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
-    let target = Path::new(&c_tests)
+    Path::new(&c_tests)
         .parent()
-        .expect("IPVSRS_C_TESTS is a directory in target/");
-    let library = target.join("stage/usr/lib/libipvsrs.so.0");
+        .expect("IPVSRS_C_TESTS is a directory in target/")
+        .to_path_buf()
+}
+
+/// The installed `libipvsrs.so.0`: the stage `make c-tests` built the binaries of
+/// IPVSRS_C_TESTS against, `target/stage/usr/lib`.
+fn staged_library() -> PathBuf {
+    let library = target_dir().join("stage/usr/lib/libipvsrs.so.0");
     assert!(
         library.exists(),
         "{} is missing: run `make c-tests`",
         library.display()
     );
     library
+}
+
+/// The Python of the venv `make python-venv` pip-installed the ipvsrs package into,
+/// `target/python-venv`.
+fn venv_python() -> PathBuf {
+    let python = target_dir().join("python-venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make python-venv`",
+        python.display()
+    );
+    python
 }
 
 /// ipvsadm commands that build a table with every attribute ipvsadm can set and every
@@ -149,7 +167,7 @@ impl Netns {
     /// A command that will run inside the namespace: the child enters it between fork and
     /// exec. (`ip netns exec` costs another exec and a remount of /sys, which none of the
     /// programs here reads; under emulation that is most of a short command's time.)
-    pub fn exec(&self, program: &str) -> Command {
+    pub fn exec(&self, program: impl AsRef<OsStr>) -> Command {
         use std::os::unix::process::CommandExt;
         let ns = File::open(self.path()).expect("open the namespace");
         let mut c = Command::new(program);
@@ -167,14 +185,12 @@ impl Netns {
         c
     }
 
-    /// `python3` inside the namespace, with the ctypes module (c-examples/python) on its
-    /// path and the staged library.
+    /// Python inside the namespace, with the installed ipvsrs package (and no path into
+    /// the tree) and the staged library.
     pub fn python(&self) -> Command {
-        let mut c = self.exec("python3");
-        c.env("IPVSRS_LIBRARY", staged_library()).env(
-            "PYTHONPATH",
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("c-examples/python"),
-        );
+        let mut c = self.exec(venv_python());
+        c.env("IPVSRS_LIBRARY", staged_library())
+            .env_remove("PYTHONPATH");
         c
     }
 

@@ -1,18 +1,23 @@
-"""c-examples/python/ipvsrs.py against a real IPVS kernel, in the network namespace this
-process runs in (tests/kernel/python.rs starts it in a fresh one, with lo up, as root).
+"""The installed ipvsrs package (pip install c-examples/python) against a real IPVS kernel,
+in the network namespace this process runs in (tests/kernel/python.rs starts it in a fresh
+one, with lo up, as root).
 
-The library is the one IPVSRS_LIBRARY names; ipvsrs.py must be on PYTHONPATH.
+The library is the one IPVSRS_LIBRARY names. StructLayout, ConnectionEntry and Package need
+no kernel: tests/python/check runs them on the host.
 """
 
 import ctypes
 import errno
+import importlib.metadata
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
+from typing import Any, Callable, Dict, Iterable, List, Optional, Set, Tuple, TypeVar, Union
 
 import ipvsrs
 
@@ -54,9 +59,15 @@ MODEL_SAVED = [
 HASHED = 0x2  # IP_VS_SVC_F_HASHED: the kernel sets it on every listed service
 PERSISTENT = 0x1  # IP_VS_SVC_F_PERSISTENT
 
-# (key, scheduler, flags, persistence timeout, netmask, engine,
-#  [(destination, forward, weight, upper threshold, lower threshold)]), sorted by key.
-MODEL_LISTED = [
+# (destination, forward, weight, upper threshold, lower threshold)
+DestinationRow = Tuple[str, str, int, int, int]
+# (key, scheduler, flags, persistence timeout, netmask, engine, [DestinationRow])
+ServiceRow = Tuple[str, str, int, int, Union[str, int], str, List[DestinationRow]]
+# (kind, service, destination) of a change
+ChangeIdentity = Tuple[str, Optional[str], Optional[str]]
+
+# MODEL's services, sorted by key.
+MODEL_LISTED: List[ServiceRow] = [
     ("fwmark:7", "sh", HASHED, 0, "255.255.255.255", "", [("10.3.0.1:0", "tunnel", 1, 0, 0)]),
     (
         "tcp://10.0.0.1:80",
@@ -88,7 +99,7 @@ MODEL_LISTED = [
 ]
 
 # The first apply of MODEL on an empty table: each service, then its destinations.
-MODEL_CHANGES = [
+MODEL_CHANGES: List[ChangeIdentity] = [
     ("add-service", "tcp://10.0.0.1:80", None),
     ("add-destination", "tcp://10.0.0.1:80", "10.1.0.1:8080"),
     ("add-destination", "tcp://10.0.0.1:80", "10.1.0.2:8080"),
@@ -102,8 +113,10 @@ MODEL_CHANGES = [
 
 MAX_READS = 20
 
+Reading = TypeVar("Reading")
 
-def settled(read):
+
+def settled(read: Callable[[], Optional[Reading]]) -> Reading:
     """Reads until two reads in a row agree (a read may return None: not usable). IPVS keeps one service table for all
     namespaces and resumes a dump by position in it: other namespaces changing theirs
     (the kernel tests run in parallel) can make a dump repeat or skip services."""
@@ -116,17 +129,17 @@ def settled(read):
     raise AssertionError(f"{MAX_READS} reads of the table in a row all differed")
 
 
-def ipvsadm(*args):
+def ipvsadm(*args: str) -> str:
     return subprocess.run(
         ["ipvsadm", *args], check=True, capture_output=True, text=True
     ).stdout
 
 
-def saved():
+def saved() -> List[str]:
     """ipvsadm -Sn, one line per item. A reading that lists a service twice is a dump
     that repeated it (see settled), never the table: it is read again."""
 
-    def read():
+    def read() -> Optional[List[str]]:
         lines = ipvsadm("-Sn").splitlines()
         services = [line for line in lines if line.startswith("-A ")]
         return lines if len(services) == len(set(services)) else None
@@ -134,13 +147,13 @@ def saved():
     return settled(read)
 
 
-def listed(handle):
+def listed(handle: ipvsrs.Handle) -> List[ServiceRow]:
     """handle.services() in the shape of MODEL_LISTED."""
 
-    def dest(d):
+    def dest(d: ipvsrs.Destination) -> DestinationRow:
         return (d.endpoint, d.forward, d.weight, d.upper_threshold, d.lower_threshold)
 
-    def read():
+    def read() -> List[ServiceRow]:
         return sorted(
             (
                 s.key,
@@ -157,24 +170,24 @@ def listed(handle):
     return settled(read)
 
 
-def identities(changes):
+def identities(changes: Iterable[ipvsrs.Change]) -> List[ChangeIdentity]:
     return [(c.kind, c.service, c.destination) for c in changes]
 
 
 class IpvsTest(unittest.TestCase):
-    def setUp(self):
+    def setUp(self) -> None:
         ipvsadm("-C")
         self.handle = ipvsrs.Handle()
         self.addCleanup(self.handle.close)
 
-    def apply_model(self):
+    def apply_model(self) -> None:
         changes = self.handle.apply_yaml(MODEL)
         self.assertEqual(identities(changes), MODEL_CHANGES)
         self.assertEqual(saved(), MODEL_SAVED)
 
 
 class StructLayout(unittest.TestCase):
-    def test_sizes_and_offsets_match_the_c_header(self):
+    def test_sizes_and_offsets_match_the_c_header(self) -> None:
         # From tests/c/layout.c, which asserts them against include/ipvsrs.h at compile time.
         sizes = {
             ipvsrs.nf_inet_addr: 16,
@@ -215,7 +228,7 @@ class StructLayout(unittest.TestCase):
         for struct, name, offset in offsets:
             self.assertEqual(getattr(struct, name).offset, offset, f"{struct.__name__}.{name}")
 
-    def test_changeset_types_match_the_c_header(self):
+    def test_changeset_types_match_the_c_header(self) -> None:
         # layout.c does not cover these; cc's sizeof and offsetof on include/ipvsrs.h
         # (x86_64) gave them.
         self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_apply_options), 40)
@@ -228,7 +241,7 @@ class StructLayout(unittest.TestCase):
         self.assertEqual(ipvsrs.ipvsrs_change.description.offset, 208)
         self.assertEqual(ipvsrs.ipvsrs_change.result.offset, 216)
 
-    def test_connection_entry_matches_the_c_header(self):
+    def test_connection_entry_matches_the_c_header(self) -> None:
         # tests/c/layout.c asserts the same numbers on include/ipvsrs.h.
         self.assertEqual(ctypes.sizeof(ipvsrs.ipvsrs_conn), 384)
         for name, offset in [("caddr", 12), ("daddr", 44), ("fwmark", 60),
@@ -238,7 +251,7 @@ class StructLayout(unittest.TestCase):
 
 
 class ConnectionEntry(unittest.TestCase):
-    def test_engine_data_that_is_not_utf8_keeps_its_bytes(self):
+    def test_engine_data_that_is_not_utf8_keeps_its_bytes(self) -> None:
         entry = ipvsrs.ipvsrs_conn(af=socket.AF_INET, daf=socket.AF_INET,
                                    protocol=socket.IPPROTO_UDP, state=b"UDP",
                                    pe_name=b"sip", pe_data=b"a8\xff4b@pc33")
@@ -247,8 +260,29 @@ class ConnectionEntry(unittest.TestCase):
         self.assertEqual(conn.pe_data.encode(errors="surrogateescape"), b"a8\xff4b@pc33")
 
 
+class Package(unittest.TestCase):
+    def test_the_distribution_is_this_version(self) -> None:
+        self.assertEqual(importlib.metadata.version("ipvsrs"), ipvsrs.__version__)
+
+    def test_a_missing_library_says_what_to_install(self) -> None:
+        missing = "/nonexistent/libipvsrs.so.0"
+        env = dict(os.environ, IPVSRS_LIBRARY=missing, LD_LIBRARY_PATH="")
+        imported = subprocess.run(
+            [sys.executable, "-c", "import ipvsrs"], env=env, capture_output=True, text=True
+        )
+        self.assertNotEqual(imported.returncode, 0)
+        last_line = imported.stderr.splitlines()[-1]
+        self.assertTrue(last_line.startswith("ImportError: "), imported.stderr)
+        for needed in (
+            "the C library libipvsrs.so.0",
+            f"IPVSRS_LIBRARY={missing} names no loadable library",
+            "make install",
+        ):
+            self.assertIn(needed, last_line)
+
+
 class Apply(IpvsTest):
-    def test_apply_then_services_list_the_model(self):
+    def test_apply_then_services_list_the_model(self) -> None:
         changes = self.handle.apply_yaml(MODEL)
         self.assertEqual(identities(changes), MODEL_CHANGES)
         self.assertEqual([c.result for c in changes], [0] * len(MODEL_CHANGES))
@@ -257,13 +291,13 @@ class Apply(IpvsTest):
         self.assertEqual(saved(), MODEL_SAVED)
         self.assertEqual(listed(self.handle), MODEL_LISTED)
 
-    def test_services_without_destinations(self):
+    def test_services_without_destinations(self) -> None:
         self.apply_model()
         alone = self.handle.services(dests=False)
         self.assertEqual(sorted(s.key for s in alone), sorted(m[0] for m in MODEL_LISTED))
         self.assertEqual([s.dests for s in alone], [[]] * len(MODEL_LISTED))
 
-    def test_services_decode_families_and_addresses(self):
+    def test_services_decode_families_and_addresses(self) -> None:
         self.apply_model()
         by_key = {s.key: s for s in self.handle.services()}
         v6 = by_key["tcp://[2001:db8::1]:443"]
@@ -282,7 +316,7 @@ class Apply(IpvsTest):
         udp = by_key["udp://10.0.0.2:53"]
         self.assertEqual((udp.protocol, udp.address, udp.port), ("udp", "10.0.0.2", 53))
 
-    def test_stats_are_64_bit_ints(self):
+    def test_stats_are_64_bit_ints(self) -> None:
         self.apply_model()
         for service in self.handle.services():
             for stats in [service.stats] + [d.stats for d in service.dests]:
@@ -293,7 +327,7 @@ class Apply(IpvsTest):
                 for count in (d.active_conns, d.inactive_conns, d.persistent_conns):
                     self.assertIs(type(count), int)
 
-    def test_second_apply_changes_nothing(self):
+    def test_second_apply_changes_nothing(self) -> None:
         self.apply_model()
         again = self.handle.apply_yaml(MODEL)
         self.assertEqual(list(again), [])
@@ -301,7 +335,7 @@ class Apply(IpvsTest):
         self.assertEqual(self.handle.diff_yaml(MODEL), [])
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_dry_run_and_diff_change_nothing(self):
+    def test_dry_run_and_diff_change_nothing(self) -> None:
         dry = self.handle.apply_yaml(MODEL, dry_run=True)
         self.assertEqual(identities(dry), MODEL_CHANGES)
         self.assertEqual([c.result for c in dry], [None] * len(MODEL_CHANGES))
@@ -310,7 +344,7 @@ class Apply(IpvsTest):
         self.assertEqual(saved(), [])
         self.assertEqual(self.handle.services(), [])
 
-    def test_model_from_a_file(self):
+    def test_model_from_a_file(self) -> None:
         with tempfile.NamedTemporaryFile("w", suffix=".yaml") as model:
             model.write(MODEL)
             model.flush()
@@ -318,7 +352,7 @@ class Apply(IpvsTest):
         self.assertEqual(identities(changes), MODEL_CHANGES)
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_update_keeps_weights_when_asked(self):
+    def test_update_keeps_weights_when_asked(self) -> None:
         self.apply_model()
         heavier = MODEL.replace("weight: 5", "weight: 50")
         self.assertEqual(self.handle.apply_yaml(heavier, keep_weights=True), [])
@@ -343,7 +377,7 @@ services:
       - { address: 10.9.0.1:5353, forward: nat }
 """
 
-    def test_flows_and_their_template_are_what_ipvsadm_lists(self):
+    def test_flows_and_their_template_are_what_ipvsadm_lists(self) -> None:
         subprocess.run(["ip", "addr", "replace", "10.9.0.1/32", "dev", "lo"], check=True)
         self.assertEqual(self.handle.connections(), [])
         self.handle.apply_yaml(self.MODEL)
@@ -354,15 +388,20 @@ services:
                 s.sendto(b"ping", ("10.9.0.1", 53))
                 ports.append(s.getsockname()[1])
 
-        def theirs():
+        # (protocol, client, virtual, real, state)
+        Row = Tuple[str, str, str, str, str]
+
+        def theirs() -> Set[Row]:
             rows = set()
             for line in ipvsadm("-Lnc").splitlines()[2:]:
                 pro, _expire, state, source, virtual, destination = line.split()
                 rows.add((pro, source, virtual, destination, state))
             return rows
 
-        def ours(conns):
-            return {(c.protocol.upper(), c.client, c.virtual, c.real, c.state) for c in conns}
+        def ours(conns: List[ipvsrs.Connection]) -> Set[Row]:
+            return {
+                ((c.protocol or "").upper(), c.client, c.virtual, c.real, c.state) for c in conns
+            }
 
         deadline = time.monotonic() + 30
         while True:
@@ -381,7 +420,7 @@ services:
             self.assertTrue(0 < c.expires <= 600, c)
         self.assertEqual({c.state for c in flows}, {"UDP"})
 
-    def test_a_closed_handle_is_refused(self):
+    def test_a_closed_handle_is_refused(self) -> None:
         self.handle.close()
         with self.assertRaises(ipvsrs.IpvsError) as caught:
             self.handle.connections()
@@ -389,7 +428,7 @@ services:
 
 
 class Failures(IpvsTest):
-    def test_invalid_model_names_line_and_column(self):
+    def test_invalid_model_names_line_and_column(self) -> None:
         self.apply_model()
         bad = "services:\n  - address: tcp://10.0.0.2:80\n    sched: nosuch\n"
         with self.assertRaises(ipvsrs.IpvsError) as caught:
@@ -403,12 +442,12 @@ class Failures(IpvsTest):
         self.assertIn("line 3, column 12", str(caught.exception))
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_missing_model_file(self):
+    def test_missing_model_file(self) -> None:
         with self.assertRaises(ipvsrs.IpvsError) as caught:
             self.handle.apply_yaml("/nonexistent/model.yaml", path=True)
         self.assertEqual(caught.exception.errno, errno.ENOENT)
 
-    def test_refused_action_changes_nothing(self):
+    def test_refused_action_changes_nothing(self) -> None:
         # Adding is allowed, but the model also needs destinations added.
         with self.assertRaises(ipvsrs.IpvsError) as caught:
             self.handle.apply_yaml(MODEL, allowed_actions="as")
@@ -420,7 +459,7 @@ class Failures(IpvsTest):
             self.handle.apply_yaml("{}", allowed_actions=["as", "us", "ad", "ud"])
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_failing_step_rolls_back(self):
+    def test_failing_step_rolls_back(self) -> None:
         self.apply_model()
         # The kernel refuses a multicast destination with EINVAL; the weight update before
         # it must be undone.
@@ -431,19 +470,21 @@ class Failures(IpvsTest):
             self.handle.apply_yaml(poisoned)
         error = caught.exception
         self.assertEqual(error.errno, errno.EINVAL)
-        self.assertTrue(error.changeset.rolled_back)
-        self.assertEqual(error.changeset.left_changed, 0)
+        changeset = error.changeset
+        assert changeset is not None, "a failed apply carries its changeset"
+        self.assertTrue(changeset.rolled_back)
+        self.assertEqual(changeset.left_changed, 0)
         self.assertEqual(
-            [(c.kind, c.destination) for c in error.changeset],
+            [(c.kind, c.destination) for c in changeset],
             [
                 ("update-destination", "10.1.0.1:8080"),
                 ("add-destination", "224.0.0.1:8080"),
             ],
         )
-        self.assertEqual([c.result for c in error.changeset], [0, errno.EINVAL])
+        self.assertEqual([c.result for c in changeset], [0, errno.EINVAL])
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_scope_leaves_other_services(self):
+    def test_scope_leaves_other_services(self) -> None:
         # SCTP sorts after UDP and before IPv6 in ipvsadm's listing.
         ipvsadm("-A", "--sctp-service", "192.168.1.1:3868", "-s", "rr")
         changes = self.handle.apply_yaml(MODEL, scope="10.0.0.0/8,fwmark:1-100,2001:db8::/32")
@@ -463,7 +504,7 @@ services:
 class Parameters(IpvsTest):
     """Every parameter source is off unless enabled, as with ipvsrs --params-*."""
 
-    def setUp(self):
+    def setUp(self) -> None:
         super().setUp()
         os.environ["IPVSRS_TEST_PORT"] = "8443"
         self.addCleanup(os.environ.pop, "IPVSRS_TEST_PORT")
@@ -473,7 +514,7 @@ class Parameters(IpvsTest):
         values.flush()
         self.values = values.name
 
-    def test_enabled_sources_resolve(self):
+    def test_enabled_sources_resolve(self) -> None:
         changes = self.handle.diff_yaml(
             PARAM_MODEL, params_env=True, params_network=True, params_files=[self.values]
         )
@@ -485,8 +526,12 @@ class Parameters(IpvsTest):
             ],
         )
 
-    def test_each_source_is_off_unless_enabled(self):
-        enabled = {"params_env": True, "params_network": True, "params_files": [self.values]}
+    def test_each_source_is_off_unless_enabled(self) -> None:
+        enabled: Dict[str, Any] = {
+            "params_env": True,
+            "params_network": True,
+            "params_files": [self.values],
+        }
         for missing, name in [
             ("params_env", "env.IPVSRS_TEST_PORT"),
             ("params_network", "host.lo"),
@@ -498,7 +543,7 @@ class Parameters(IpvsTest):
             self.assertEqual(caught.exception.errno, errno.EINVAL, missing)
             self.assertIn(f"parameter ${{{name}}} is not defined", caught.exception.message)
 
-    def test_a_missing_parameter_file(self):
+    def test_a_missing_parameter_file(self) -> None:
         with self.assertRaises(ipvsrs.IpvsError) as caught:
             self.handle.apply_yaml("{}", params_files=["/nonexistent/values.yaml"])
         self.assertEqual(caught.exception.errno, errno.ENOENT)
@@ -506,7 +551,7 @@ class Parameters(IpvsTest):
 
 
 class OneGrammar(IpvsTest):
-    def test_printed_keys_name_their_services_as_scopes_and_in_models(self):
+    def test_printed_keys_name_their_services_as_scopes_and_in_models(self) -> None:
         self.apply_model()
         keys = sorted(s.key for s in self.handle.services())
         self.assertIn("tcp://[2001:db8::1]:443", keys)
@@ -519,11 +564,12 @@ class OneGrammar(IpvsTest):
         self.assertLessEqual(kinds, {"update-service", "delete-destination"})
         self.assertEqual(saved(), MODEL_SAVED)
 
-    def test_fwmark_0_is_refused_everywhere(self):
-        for call in (
+    def test_fwmark_0_is_refused_everywhere(self) -> None:
+        calls: List[Callable[[], object]] = [
             lambda: self.handle.diff_yaml("services:\n  - address: fwmark:0\n"),
             lambda: self.handle.diff_yaml("{}", scope="fwmark:0"),
-        ):
+        ]
+        for call in calls:
             with self.assertRaises(ipvsrs.IpvsError) as caught:
                 call()
             self.assertEqual(caught.exception.errno, errno.EINVAL)
@@ -531,7 +577,7 @@ class OneGrammar(IpvsTest):
 
 
 class HandleMisuse(unittest.TestCase):
-    def test_closed_handle_raises(self):
+    def test_closed_handle_raises(self) -> None:
         ipvsadm("-C")
         handle = ipvsrs.Handle()
         handle.close()
@@ -547,7 +593,7 @@ class HandleMisuse(unittest.TestCase):
         # Not applied through the library's process-wide connection either.
         self.assertEqual(saved(), [])
 
-    def test_close_while_other_threads_call(self):
+    def test_close_while_other_threads_call(self) -> None:
         """Handle.close on one thread while others are inside calls on the handle (ctypes
         lets go of the GIL for each call): each call returns, or raises EBADF."""
         ipvsadm("-C")
@@ -557,9 +603,9 @@ class HandleMisuse(unittest.TestCase):
             handle = ipvsrs.Handle()
             calls = (handle.services, handle.connections, lambda: handle.diff_yaml(MODEL))
             busy = threading.Semaphore(0)
-            endings = []
+            endings: List[object] = []
 
-            def call_until_closed(call):
+            def call_until_closed(call: Callable[[], object]) -> None:
                 try:
                     call()
                     busy.release()
@@ -582,7 +628,7 @@ class HandleMisuse(unittest.TestCase):
             self.assertEqual(endings, [errno.EBADF] * len(calls))
         self.assertEqual(len(saved()), len(MODEL_SAVED))
 
-    def test_library_refuses_null_pointers(self):
+    def test_library_refuses_null_pointers(self) -> None:
         lib = ipvsrs._lib
         self.assertFalse(lib.ipvsrs_services(None))
         self.assertEqual(ctypes.get_errno(), errno.EINVAL)
@@ -592,12 +638,12 @@ class HandleMisuse(unittest.TestCase):
         lib.ipvsrs_service_iter_free(None)
         lib.ipvsrs_changeset_free(None)
 
-    def test_missing_namespace(self):
+    def test_missing_namespace(self) -> None:
         with self.assertRaises(ipvsrs.IpvsError) as caught:
             ipvsrs.Handle("/run/netns/ipvsrs-no-such-namespace")
         self.assertEqual(caught.exception.errno, errno.ENOENT)
 
-    def test_namespace_by_path_is_this_one(self):
+    def test_namespace_by_path_is_this_one(self) -> None:
         ipvsadm("-C")
         ipvsadm("-A", "-t", "10.9.9.9:80", "-s", "rr")
         with ipvsrs.Handle("/proc/self/ns/net") as handle:

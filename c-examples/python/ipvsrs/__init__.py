@@ -2,7 +2,8 @@
 
 Lists services with their destinations and 64-bit counters, and makes the table match a
 desired-state YAML model, all or nothing. The library is ``libipvsrs.so.0``, found by the
-dynamic loader, or the file named by the environment variable ``IPVSRS_LIBRARY``.
+dynamic loader, or the file named by the environment variable ``IPVSRS_LIBRARY``; without
+it, ``import ipvsrs`` raises ImportError saying so.
 
 Usage (as root, or with CAP_NET_ADMIN)::
 
@@ -33,11 +34,17 @@ import os
 import socket
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable, List, Optional, Union
+from typing import TYPE_CHECKING, Iterable, List, Optional, Tuple, Union
+
+if TYPE_CHECKING:
+    # ctypes' pointer type, subscriptable for the type checker only: annotations name it
+    # in quotes.
+    from ctypes import _Pointer
 
 __all__ = [
     "Change",
     "Changeset",
+    "Connection",
     "Destination",
     "Handle",
     "IpvsError",
@@ -45,9 +52,13 @@ __all__ = [
     "Stats",
 ]
 
-LIBRARY_ENV = "IPVSRS_LIBRARY"
+# The crate's version: tests/python_package.rs checks that they agree.
+__version__ = "0.1.0"
 
-# include/ipvsrs.h: the constants used here.
+LIBRARY_ENV = "IPVSRS_LIBRARY"
+LIBRARY_NAME = "libipvsrs.so.0"
+
+# include/ipvsrs.h: the constants used here, under libipvs's names (IP_VS_X is IPVSRS_X there).
 IP_VS_SCHEDNAME_MAXLEN = 16
 IP_VS_PENAME_MAXLEN = 16
 IP_VS_PEDATA_MAXLEN = 255
@@ -314,8 +325,27 @@ _ChangesetP = ctypes.POINTER(_ipvsrs_changeset)
 _ConnIterP = ctypes.POINTER(_ipvsrs_conn_iter)
 
 
+def _open_library() -> ctypes.CDLL:
+    """The C library, or an ImportError that says what is missing and how to get it."""
+    path = os.environ.get(LIBRARY_ENV)
+    try:
+        return ctypes.CDLL(path or LIBRARY_NAME, use_errno=True)
+    except OSError as error:
+        where = (
+            f"{LIBRARY_ENV}={path} names no loadable library"
+            if path
+            else f"the dynamic loader did not find it and {LIBRARY_ENV} is not set"
+        )
+        raise ImportError(
+            f"ipvsrs needs the C library {LIBRARY_NAME}, but {where} ({error}). "
+            f"Install it from the ipvsrs repository (make install PREFIX=/usr/local, then "
+            f"ldconfig), or set {LIBRARY_ENV} to the path of libipvsrs.so.",
+            name=__name__,
+        ) from error
+
+
 def _load() -> ctypes.CDLL:
-    lib = ctypes.CDLL(os.environ.get(LIBRARY_ENV) or "libipvsrs.so.0", use_errno=True)
+    lib = _open_library()
     signatures = {
         "ipvsrs_last_error": (ctypes.c_char_p, []),
         "ipvsrs_open": (_HandleP, [ctypes.c_char_p]),
@@ -370,11 +400,8 @@ class IpvsError(OSError):
 
     def __init__(self, errno: int, message: str, changeset: "Optional[Changeset]" = None):
         super().__init__(errno, message)
+        self.message = message
         self.changeset = changeset
-
-    @property
-    def message(self) -> str:
-        return self.strerror
 
 
 def _last_error(changeset: "Optional[Changeset]" = None) -> IpvsError:
@@ -477,7 +504,7 @@ class Change:
     destination: Optional[str]  # "IP:PORT" for destination changes, else None
 
 
-class Changeset(list):
+class Changeset(List[Change]):
     """The changes of an apply or a diff, in order; ``rolled_back`` tells whether a failed
     apply was undone whole, ``left_changed`` how many changes its rollback could not undo
     (then the apply's IpvsError has errno ENOTRECOVERABLE and names each)."""
@@ -502,14 +529,21 @@ def _endpoint(family: int, address: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _service_key(family, protocol, address, port, fwmark) -> str:
-    if fwmark:
+# (family, protocol, address, port, fwmark): protocol and address are None for a fwmark
+# service, fwmark 0 for the others.
+_ServiceIdentity = Tuple[socket.AddressFamily, Optional[str], Optional[str], int, int]
+
+
+def _service_key(
+    family: int, protocol: Optional[str], address: Optional[str], port: int, fwmark: int
+) -> str:
+    if address is None:  # a fwmark service
         return f"fwmark6:{fwmark}" if family == socket.AF_INET6 else f"fwmark:{fwmark}"
     return f"{protocol}://{_endpoint(family, address, port)}"
 
 
-def _service_identity(c):
-    """(family, protocol, address, port, fwmark) of an ipvs_service_t or entry."""
+def _service_identity(c: Union[ipvs_service_t, ipvs_service_entry_t]) -> _ServiceIdentity:
+    """The identity of a service as the library passes it."""
     if c.fwmark:
         return _family(c.af), None, None, 0, c.fwmark
     protocol = _PROTOCOL_NAMES.get(c.protocol, str(c.protocol))
@@ -574,7 +608,7 @@ def _change(c: ipvsrs_change) -> Change:
     )
 
 
-def _take_changeset(cs) -> Changeset:
+def _take_changeset(cs: "_Pointer[_ipvsrs_changeset]") -> Changeset:
     """Copies the changeset `cs` (not NULL) into Python objects and frees it."""
     try:
         changes = []
@@ -596,8 +630,8 @@ class Handle:
     """A connection to the IPVS table of one network namespace: the caller's, or the one
     at ``netns`` (e.g. "/run/netns/blue"). Close it, or use it in a ``with`` block."""
 
-    def __init__(self, netns: Optional[Union[str, os.PathLike]] = None):
-        self._handle = None
+    def __init__(self, netns: "Optional[Union[str, os.PathLike[str]]]" = None):
+        self._handle: "Optional[_Pointer[_ipvsrs_handle]]" = None
         path = None if netns is None else os.fsencode(netns)
         handle = _lib.ipvsrs_open(path)
         if not handle:
@@ -615,13 +649,13 @@ class Handle:
     def __enter__(self) -> "Handle":
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def __del__(self) -> None:
         self.close()
 
-    def _open_handle(self):
+    def _open_handle(self) -> "_Pointer[_ipvsrs_handle]":
         # The library would take NULL for the process-wide libipvs connection in the
         # desired-state calls: a closed handle must not silently become that.
         if not self._handle:
@@ -653,7 +687,7 @@ class Handle:
         if not it:
             raise _last_error()
         try:
-            conns = []
+            conns: List[Connection] = []
             while True:
                 entry = _lib.ipvsrs_conn_iter_next(it)
                 if not entry:
@@ -663,7 +697,11 @@ class Handle:
             _lib.ipvsrs_conn_iter_free(it)
 
     @staticmethod
-    def _service(handle, entry, with_dests: bool) -> Service:
+    def _service(
+        handle: "_Pointer[_ipvsrs_handle]",
+        entry: "_Pointer[ipvs_service_entry_t]",
+        with_dests: bool,
+    ) -> Service:
         """`entry` is a pointer from a live service iterator."""
         dests = []
         it = _lib.ipvsrs_dests(handle, entry) if with_dests else None
@@ -697,7 +735,7 @@ class Handle:
 
     def apply_yaml(
         self,
-        model: Union[str, os.PathLike],
+        model: "Union[str, os.PathLike[str]]",
         *,
         path: bool = False,
         dry_run: bool = False,
@@ -706,7 +744,7 @@ class Handle:
         scope: Optional[str] = None,
         params_env: bool = False,
         params_network: bool = False,
-        params_files: Iterable[Union[str, os.PathLike]] = (),
+        params_files: "Iterable[Union[str, os.PathLike[str]]]" = (),
         wait: Optional[float] = None,
     ) -> Changeset:
         """Makes the table match ``model`` (YAML text, or a file with ``path=True``), all or
@@ -747,7 +785,7 @@ class Handle:
 
     def diff_yaml(
         self,
-        model: Union[str, os.PathLike],
+        model: "Union[str, os.PathLike[str]]",
         *,
         path: bool = False,
         keep_weights: bool = False,
@@ -755,7 +793,7 @@ class Handle:
         scope: Optional[str] = None,
         params_env: bool = False,
         params_network: bool = False,
-        params_files: Iterable[Union[str, os.PathLike]] = (),
+        params_files: "Iterable[Union[str, os.PathLike[str]]]" = (),
     ) -> Changeset:
         """The changeset ``apply_yaml`` would run, computed without changing anything (each
         change's ``result`` is None)."""
@@ -777,14 +815,23 @@ def _c_string(text: str, what: str) -> bytes:
     return data
 
 
-def _model(model, path: bool) -> bytes:
+def _model(model: "Union[str, os.PathLike[str]]", path: bool) -> bytes:
     if path:
         return _c_string(os.fsdecode(model), "model path")
+    if not isinstance(model, str):
+        raise TypeError("the model is YAML text: pass path=True for a file")
     return _c_string(model, "model")
 
 
 def _options(
-    path, dry_run, keep_weights, allowed_actions, scope, params_env, params_network, params_files
+    path: bool,
+    dry_run: bool,
+    keep_weights: bool,
+    allowed_actions: Optional[Union[str, Iterable[str]]],
+    scope: Optional[str],
+    params_env: bool,
+    params_network: bool,
+    params_files: "Iterable[Union[str, os.PathLike[str]]]",
 ) -> ipvsrs_apply_options:
     flags = (
         (IPVSRS_MODEL_PATH if path else 0)
