@@ -17,14 +17,14 @@ const MAX_READERS: usize = 4;
 /// Services a reader is given at least: fewer are not worth a thread.
 const SERVICES_PER_READER: usize = 64;
 
+/// The destinations of many services, each service's in a list of its own.
+type EachServicesDests = Vec<Vec<DestEntry>>;
+
 impl Handle {
     /// Every service (as [`Handle::services`]) with its destinations (as
     /// [`Handle::dests_of`]).
     pub fn services_with_dests(&mut self) -> Result<Vec<(ServiceEntry, Vec<DestEntry>)>> {
-        let services = self.services()?;
-        let keys: Vec<ServiceKey> = services.iter().map(|e| e.service.key).collect();
-        let dests = self.dests_of(&keys)?;
-        Ok(services.into_iter().zip(dests).collect())
+        self.services_with(Handle::dests_of)
     }
 
     /// The destinations of each service of `keys`, in order, each as [`Handle::dests`]
@@ -79,9 +79,17 @@ impl Handle {
     /// [`Handle::dest_settings_of`]: statistics zero), for a reader of the table's
     /// settings: a diff, a model.
     pub fn services_with_dest_settings(&mut self) -> Result<Vec<(ServiceEntry, Vec<DestEntry>)>> {
+        self.services_with(Handle::dest_settings_of)
+    }
+
+    /// Every service with its destinations as `read` lists those of many services.
+    fn services_with(
+        &mut self,
+        read: fn(&mut Handle, &[ServiceKey]) -> Result<EachServicesDests>,
+    ) -> Result<Vec<(ServiceEntry, Vec<DestEntry>)>> {
         let services = self.services()?;
         let keys: Vec<ServiceKey> = services.iter().map(|e| e.service.key).collect();
-        let dests = self.dest_settings_of(&keys)?;
+        let dests = read(self, &keys)?;
         Ok(services.into_iter().zip(dests).collect())
     }
 
