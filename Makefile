@@ -56,7 +56,8 @@ DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 PYTHON_VENV := target/python-venv
 BENCH_BIN := target/bench
 # make deb builds a copy of the tree under DEB_DIR, so that dpkg-buildpackage writes the
-# packages there (beside the tree it builds), sharing this tree's cargo target directory.
+# packages there (beside the tree it builds), in this tree's cargo target directory: cargo
+# finds the copy's sources unchanged and reuses the release build.
 DEB_DIR := target/deb
 DEB_TREE := $(DEB_DIR)/ipvsrs-$(VERSION)
 DEB_SOURCES := Cargo.toml Cargo.lock Makefile README.md src include pkgconfig c-examples debian
