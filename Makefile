@@ -3,6 +3,9 @@
 CARGO ?= cargo
 CC ?= cc
 PREFIX ?= /usr/local
+# Where make install puts the libraries and ipvsrs.pc (the Debian packages: the multiarch
+# directory, /usr/lib/x86_64-linux-gnu).
+LIBDIR ?= $(PREFIX)/lib
 DESTDIR ?=
 # Extra libtest arguments for the kernel tests, e.g. make test-kernel KERNEL_TEST_ARGS=scheduler
 KERNEL_TEST_ARGS ?=
@@ -32,7 +35,9 @@ PATCH := $(word 3,$(subst ., ,$(VERSION)))
 GENERATE_HEADER = $(CBINDGEN) --quiet --config include/cbindgen.toml src/capi/mod.rs \
 	| sed -e 's/@VERSION_MAJOR@/$(MAJOR)/' -e 's/@VERSION_MINOR@/$(MINOR)/' \
 	      -e 's/@VERSION_PATCH@/$(PATCH)/'
-RELEASE := target/release
+# Cargo's output, also when CARGO_TARGET_DIR moves it (make deb builds a copy of the tree
+# into this tree's target/).
+RELEASE := $(or $(CARGO_TARGET_DIR),target)/release
 # What a static link of libipvsrs.a needs (rustc --print native-static-libs, without
 # -lgcc_s: the compiler driver adds the unwinder itself, and -static has no libgcc_s).
 LIBS_PRIVATE := -lutil -lrt -lpthread -lm -ldl -lc
@@ -50,12 +55,21 @@ DEMO_PREFIX := $(CURDIR)/target/demo-prefix
 # The venv the kernel tests' Python runs in, with the package installed from c-examples/python.
 PYTHON_VENV := target/python-venv
 BENCH_BIN := target/bench
+# make deb builds a copy of the tree under DEB_DIR, so that dpkg-buildpackage writes the
+# packages there (beside the tree it builds), in this tree's cargo target directory: cargo
+# finds the copy's sources unchanged and reuses the release build.
+DEB_DIR := target/deb
+DEB_TREE := $(DEB_DIR)/ipvsrs-$(VERSION)
+DEB_SOURCES := Cargo.toml Cargo.lock Makefile README.md src include pkgconfig c-examples debian
+# What make deb-install builds against the installed packages, for the kernel tests.
+DEB_CHECK := $(CURDIR)/target/deb-check
 
 # Run the prerequisites of a target one after another, in the order written.
 .NOTPARALLEL:
 
-.PHONY: all build install header check-header check-install c-tests demo bench fuzz fuzz-short \
-        lint python-venv stress test testbed test-host test-kernel test-python
+.PHONY: all build install header check-header check-install c-tests deb deb-install \
+        deb-purge-check demo bench fuzz fuzz-short lint python-venv stress test testbed \
+        test-host test-kernel test-python
 
 ## all: build the shared and static libraries
 all: build
@@ -65,22 +79,48 @@ build:
 	$(CARGO) build --release --lib --bin ipvsrs
 
 ## install: libraries, headers, ipvsrs.pc, and the ipvsrs command with its manual page and
-## bash completion, under $(DESTDIR)$(PREFIX)
+## bash completion, under $(DESTDIR)$(PREFIX) (the libraries and ipvsrs.pc under LIBDIR)
 install: build
-	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include/ipvsrs \
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(PREFIX)/include/ipvsrs \
 	    $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 755 $(RELEASE)/ipvsrs $(DESTDIR)$(PREFIX)/bin/ipvsrs
 	install -m 644 src/bin/ipvsrs/ipvsrs.1 $(DESTDIR)$(PREFIX)/share/man/man1/ipvsrs.1
 	$(RELEASE)/ipvsrs completion bash > $(DESTDIR)$(PREFIX)/share/bash-completion/completions/ipvsrs
-	install -m 755 $(RELEASE)/libipvsrs.so $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(VERSION)
-	ln -sf libipvsrs.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so.$(MAJOR)
-	ln -sf libipvsrs.so.$(MAJOR) $(DESTDIR)$(PREFIX)/lib/libipvsrs.so
-	install -m 644 $(RELEASE)/libipvsrs.a $(DESTDIR)$(PREFIX)/lib/libipvsrs.a
+	install -m 755 $(RELEASE)/libipvsrs.so $(DESTDIR)$(LIBDIR)/libipvsrs.so.$(VERSION)
+	ln -sf libipvsrs.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libipvsrs.so.$(MAJOR)
+	ln -sf libipvsrs.so.$(MAJOR) $(DESTDIR)$(LIBDIR)/libipvsrs.so
+	install -m 644 $(RELEASE)/libipvsrs.a $(DESTDIR)$(LIBDIR)/libipvsrs.a
 	install -m 644 include/ipvsrs.h include/libipvs.h $(DESTDIR)$(PREFIX)/include/ipvsrs/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' \
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|' \
 	    -e 's|@LIBS_PRIVATE@|$(LIBS_PRIVATE)|' pkgconfig/ipvsrs.pc.in \
-	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/ipvsrs.pc
+	    > $(DESTDIR)$(LIBDIR)/pkgconfig/ipvsrs.pc
+
+## deb: the Debian packages libipvsrs0, libipvsrs-dev, ipvsrs and python3-ipvsrs, with
+## Cargo.toml's version, into $(DEB_DIR) (needs debhelper and dh-python; Rust from PATH)
+deb:
+	@command -v $(CARGO) >/dev/null || \
+	    { echo "make deb: no $(CARGO) in PATH (Debian 12's is too old: use rustup's)" >&2; exit 1; }
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_TREE)
+	cp -a $(DEB_SOURCES) $(DEB_TREE)/
+	rm $(DEB_TREE)/debian/changelog.in
+	sed -e 's/@VERSION@/$(VERSION)/' \
+	    -e "s/@DATE@/$$(date -R -u -d @$${SOURCE_DATE_EPOCH:-$$(git log -1 --format=%ct 2>/dev/null || date +%s)})/" \
+	    debian/changelog.in > $(DEB_TREE)/debian/changelog
+	cd $(DEB_TREE) && CARGO_TARGET_DIR=$(abspath $(or $(CARGO_TARGET_DIR),target)) \
+	    dpkg-buildpackage --build=binary --no-sign
+	rm -rf $(DEB_TREE)
+
+## deb-install: lintian on the packages of make deb, then install them with apt (and what
+## they depend on) and check them from the system's paths; builds $(DEB_CHECK) for the
+## kernel tests (tests/kernel/packages.rs). make deb-purge-check removes them again.
+deb-install: deb
+	tests/deb/install $(DEB_DIR) $(VERSION) $(DEB_CHECK)
+
+## deb-purge-check: purge the packages and check that none of their files is left
+deb-purge-check:
+	tests/deb/purge-check $(DEB_CHECK)
 
 $(CBINDGEN):
 	$(CARGO) install --quiet --locked --root .testbed/cbindgen cbindgen --version $(CBINDGEN_VERSION)
@@ -159,8 +199,9 @@ fuzz-short:
 	$(MAKE) --no-print-directory fuzz FUZZ_TIME=$(FUZZ_SHORT_TIME)
 
 ## test: everything but fuzzing: prepare the test bed, then host tests, then kernel tests in
-## each kernel (Debian's 6.1 and 6.12 in the VM)
-test: testbed test-host test-kernel
+## each kernel (Debian's 6.1 and 6.12 in the VM), the Debian packages installed (the
+## kernel tests use them), then purge the packages
+test: testbed test-host test-kernel deb-purge-check
 
 ## stress: the heavy kernel case, in the first kernel only (not part of make test): 50
 ## applies of 10,000 x 10 killed at random moments, each repaired by the next
@@ -203,6 +244,8 @@ python-venv:
 	$(PYTHON_VENV)/bin/python -m pip install -q --no-build-isolation ./c-examples/python
 
 ## test-kernel: the ignored tests of tests/kernel, as root in each kernel with IPVS: the host's,
-## or one VM boot of each kernel tests/testbed/setup fetched (IPVSRS_KERNELS picks some)
-test-kernel: c-tests python-venv
-	IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) CARGO="$(CARGO)" tests/testbed/kernel-tests $(KERNEL_TEST_ARGS)
+## or one VM boot of each kernel tests/testbed/setup fetched (IPVSRS_KERNELS picks some).
+## Installs the Debian packages first (make deb-install) and leaves them installed.
+test-kernel: deb-install c-tests python-venv
+	IPVSRS_C_TESTS=$(CURDIR)/$(CBIN) IPVSRS_DEB_CHECK=$(DEB_CHECK) CARGO="$(CARGO)" \
+	    tests/testbed/kernel-tests $(KERNEL_TEST_ARGS)

@@ -21,6 +21,7 @@ mod handle;
 mod ipvsadm_compat;
 mod ipvsctl;
 mod models;
+mod packages;
 mod process;
 mod python;
 mod scale;
