@@ -6,17 +6,19 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::OnceLock;
 
-/// A directory whose `ipvsrs/` is the repository's include/, as an install lays it out.
-fn include_root() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("ipvsrs-headers-{}", std::process::id()));
-    std::fs::create_dir_all(&root).unwrap();
-    let link = root.join("ipvsrs");
-    if !link.exists() {
+/// A directory whose `ipvsrs/` is the repository's include/, as an install lays it out;
+/// made once for the tests of this binary, which run on several threads.
+fn include_root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = std::env::temp_dir().join(format!("ipvsrs-headers-{}", std::process::id()));
+        std::fs::create_dir_all(&root).unwrap();
         let include = Path::new(env!("CARGO_MANIFEST_DIR")).join("include");
-        std::os::unix::fs::symlink(include, &link).unwrap();
-    }
-    root
+        std::os::unix::fs::symlink(include, root.join("ipvsrs")).unwrap();
+        root
+    })
 }
 
 /// Compiles tests/c/coexist.c, with `extra` appended, and `defines`.
