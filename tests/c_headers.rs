@@ -3,10 +3,12 @@
 //! constants both define agree (tests/c/coexist.c); the kernel's own names clash with
 //! it in neither order.
 
-use std::io::Write;
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+
+#[path = "support/c_syntax.rs"]
+mod c_syntax;
 
 /// A directory whose `ipvsrs/` is the repository's include/, as an install lays it out;
 /// made once for the tests of this binary, which run on several threads.
@@ -23,26 +25,12 @@ fn include_root() -> &'static Path {
 
 /// Compiles tests/c/coexist.c, with `extra` appended, and `defines`.
 fn compile(defines: &[&str], extra: &str) -> std::process::Output {
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/c/coexist.c");
     let source = std::fs::read_to_string(path).unwrap() + extra;
-    let mut child = Command::new(cc)
-        .args(["-std=c11", "-Wall", "-Wextra", "-Werror", "-fsyntax-only"])
-        .args(defines)
-        .arg("-I")
-        .arg(include_root())
-        .args(["-x", "c", "-"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the C compiler");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(source.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut args: Vec<&OsStr> = vec![OsStr::new("-Wextra"), OsStr::new("-I")];
+    args.push(include_root().as_os_str());
+    args.extend(defines.iter().map(OsStr::new));
+    c_syntax::check_c(&source, args)
 }
 
 #[test]

@@ -2,39 +2,19 @@
 //! hold in the committed headers, checked on the host by compiling it; and an assertion
 //! that is false fails the compile, so the check cannot pass by being skipped.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
+
+#[path = "support/c_syntax.rs"]
+mod c_syntax;
 
 fn compile(source: &str) -> Output {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
-    let mut child = Command::new(cc)
-        .args([
-            "-std=c11",
-            "-Wall",
-            "-Werror",
-            "-fsyntax-only",
-            "-x",
-            "c",
-            "-",
-        ])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("tests/c"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the C compiler");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(source.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let include = |dir: &str| [Path::new("-I").to_path_buf(), root.join(dir)];
+    c_syntax::check_c(
+        source,
+        include("include").into_iter().chain(include("tests/c")),
+    )
 }
 
 fn layout_c() -> String {

@@ -95,13 +95,7 @@ pub fn apply(
 /// that a weight the checker set after the table was read is not turned back, by the
 /// update or by its undo. What remains is the time from this read to the write.
 pub fn take_current_weights(handle: &mut Handle, changes: &mut [Change]) -> Result<()> {
-    let keeps_weight = |change: &Change| matches!(change, Change::UpdateDest { from, to, .. } if from.weight == to.weight);
-    let mut services: Vec<ServiceKey> = (changes.iter().filter(|c| keeps_weight(c)))
-        .filter_map(|c| match c {
-            Change::UpdateDest { service, .. } => Some(service.key),
-            _ => None,
-        })
-        .collect();
+    let mut services: Vec<ServiceKey> = changes.iter().filter_map(keeps_weight).collect();
     services.sort_unstable();
     services.dedup();
     if services.is_empty() {
@@ -116,18 +110,27 @@ pub fn take_current_weights(handle: &mut Handle, changes: &mut [Change]) -> Resu
         })
         .collect();
     for change in changes.iter_mut() {
-        if !keeps_weight(change) {
+        let Change::UpdateDest { service, from, to } = change else {
             continue;
-        }
-        if let Change::UpdateDest { service, from, to } = change {
-            // A destination gone since is left to the update, which then fails.
-            if let Some(&weight) = now.get(&(service.key, to.key())) {
+        };
+        // A destination gone since is left to the update, which then fails.
+        match now.get(&(service.key, to.key())) {
+            Some(&weight) if from.weight == to.weight => {
                 from.weight = weight;
                 to.weight = weight;
             }
+            _ => {}
         }
     }
     Ok(())
+}
+
+/// The service of a destination update that leaves the weight as it is.
+fn keeps_weight(change: &Change) -> Option<ServiceKey> {
+    match change {
+        Change::UpdateDest { service, from, to } if from.weight == to.weight => Some(service.key),
+        _ => None,
+    }
 }
 
 /// Undoes the changes that succeeded, newest first; the ones left made.

@@ -12,7 +12,7 @@ use std::time::Duration;
 use super::yaml::{self, ModelCache, ModelErrors, ParamFileError, Params};
 use super::{
     apply, diff, take_current_weights, Action, ApplyRefused, ApplyReport, Change, ConvergeLock,
-    DesiredTable, DiffOptions, KernelTable, LockError,
+    DesiredTable, DiffOptions, KernelTable, LockError, ScopeRule,
 };
 use crate::client::{Error, Handle};
 use crate::workers;
@@ -60,10 +60,7 @@ impl ModelSource<'_> {
     /// Reads and validates the model, resolving its parameters from `params` (as
     /// `ipvsrs validate` does).
     pub fn load(&self, params: &Params) -> Result<DesiredTable, ConvergeError> {
-        yaml::parse(&self.text()?, params).map_err(|errors| ConvergeError::ModelInvalid {
-            origin: self.origin(),
-            errors,
-        })
+        self.load_in_scope(params, &[])
     }
 
     /// Reads the model as [`converge`] would with `options`, for a caller that cannot
@@ -71,12 +68,20 @@ impl ModelSource<'_> {
     /// place, before the kernel's failure.
     pub fn check(&self, options: &ConvergeOptions) -> Result<(), ConvergeError> {
         let params = options.params.resolve()?;
-        yaml::parse_in_scope(&self.text()?, &params, &options.diff.scope)
-            .map(drop)
-            .map_err(|errors| ConvergeError::ModelInvalid {
+        self.load_in_scope(&params, &options.diff.scope).map(drop)
+    }
+
+    fn load_in_scope(
+        &self,
+        params: &Params,
+        scope: &[ScopeRule],
+    ) -> Result<DesiredTable, ConvergeError> {
+        yaml::parse_in_scope(&self.text()?, params, scope).map_err(|errors| {
+            ConvergeError::ModelInvalid {
                 origin: self.origin(),
                 errors,
-            })
+            }
+        })
     }
 }
 

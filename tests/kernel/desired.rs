@@ -183,12 +183,17 @@ fn services_outside_the_scope_are_left_alone() {
     assert_saved(&ns, &expected);
 }
 
-#[test]
-#[ignore = "needs an IPVS kernel: make test-kernel"]
-fn keep_weights_leaves_the_kernels_weights() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
-    converge(&mut h, &base_model(), &DiffOptions::default());
+/// Diff options for running beside a health checker.
+fn keeping_weights() -> DiffOptions {
+    DiffOptions {
+        keep_weights: true,
+        ..Default::default()
+    }
+}
+
+/// A health checker (ipvsadm) sets the weight of 10.1.0.3, in `base_model`'s second service.
+fn checker_sets_weight(ns: &Netns, weight: u32) {
+    let weight = weight.to_string();
     ns.ipvsadm(&[
         "-e",
         "-t",
@@ -197,14 +202,20 @@ fn keep_weights_leaves_the_kernels_weights() {
         "10.1.0.3:80",
         "-g",
         "-w",
-        "100",
+        &weight,
     ]);
+}
+
+#[test]
+#[ignore = "needs an IPVS kernel: make test-kernel"]
+fn keep_weights_leaves_the_kernels_weights() {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    converge(&mut h, &base_model(), &DiffOptions::default());
+    checker_sets_weight(&ns, 100);
     let mut model = base_model();
     model.services[1].dests[0].dest.weight = 200;
-    let keep = DiffOptions {
-        keep_weights: true,
-        ..Default::default()
-    };
+    let keep = keeping_weights();
     assert_eq!(diff(&model, &KernelTable::read(&mut h).unwrap(), &keep), []);
     converge(&mut h, &model, &DiffOptions::default());
     assert!(ns.ipvsadm(&["-Sn"]).contains("-r 10.1.0.3:80 -g -w 200"));
@@ -220,23 +231,11 @@ fn keep_weights_updates_carry_the_weight_the_kernel_has_at_the_write() {
     converge(&mut h, &base_model(), &DiffOptions::default());
     let mut model = base_model();
     model.services[1].dests[0].dest.upper_threshold = 100;
-    let keep = DiffOptions {
-        keep_weights: true,
-        ..Default::default()
-    };
+    let keep = keeping_weights();
     let mut changes = diff(&model, &KernelTable::read(&mut h).unwrap(), &keep);
     assert_eq!(changes.len(), 1, "{changes:?}");
     // The checker finds 10.1.0.3 down after the read.
-    ns.ipvsadm(&[
-        "-e",
-        "-t",
-        "10.0.0.2:80",
-        "-r",
-        "10.1.0.3:80",
-        "-g",
-        "-w",
-        "0",
-    ]);
+    checker_sets_weight(&ns, 0);
     let carried = |changes: &[Change]| match &changes[0] {
         Change::UpdateDest { from, to, .. } => (from.weight, to.weight),
         other => panic!("{other}"),
