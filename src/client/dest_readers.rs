@@ -96,8 +96,8 @@ impl Handle {
     /// The destinations of each service of `keys`, in order, as [`Handle::dests_of`] lists
     /// them but with statistics zero. An IPv4 service is read through IPVS's sockopt
     /// interface (three system calls and one lookup of the service in the kernel, against
-    /// a netlink dump's three calls, two lookups and a dump's set-up: about twenty times
-    /// cheaper in Debian's 6.1 kernel). Those it cannot tell whole, by netlink as
+    /// a netlink dump's three calls, two lookups and a dump's set-up). Those it cannot
+    /// tell whole, by netlink as
     /// [`Handle::dests_of`]: a service with a tunnel destination (the interface has no
     /// tunnel settings) or one of the other family (it lists none: the service's number
     /// of destinations, read before and after, then differs), one whose number changed
