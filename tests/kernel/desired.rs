@@ -66,6 +66,14 @@ const BASE_SAVED: [&str; 5] = [
     "-a -t 10.0.0.2:80 -r 10.1.0.3:80 -g -w 3",
 ];
 
+/// A fresh namespace whose table `base_model` built, with a handle in it.
+fn base_table() -> (Netns, Handle) {
+    let ns = Netns::new();
+    let mut h = ns.handle();
+    converge(&mut h, &base_model(), &DiffOptions::default());
+    (ns, h)
+}
+
 fn converge(h: &mut Handle, model: &DesiredTable, options: &DiffOptions) -> Vec<Change> {
     let changes = diff(model, &KernelTable::read(h).unwrap(), options);
     let report = apply(h, changes.clone(), &Action::ALL).unwrap();
@@ -128,9 +136,7 @@ fn apply_builds_the_table_and_a_second_diff_is_empty() {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn settings_change_in_place() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
-    converge(&mut h, &base_model(), &DiffOptions::default());
+    let (ns, mut h) = base_table();
     let mut model = base_model();
     model.services[0].service.scheduler = "wrr".into();
     model.services[0].service.flags = ServiceFlags::PERSISTENT;
@@ -209,9 +215,7 @@ fn checker_sets_weight(ns: &Netns, weight: u32) {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn keep_weights_leaves_the_kernels_weights() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
-    converge(&mut h, &base_model(), &DiffOptions::default());
+    let (ns, mut h) = base_table();
     checker_sets_weight(&ns, 100);
     let mut model = base_model();
     model.services[1].dests[0].dest.weight = 200;
@@ -226,9 +230,7 @@ fn keep_weights_leaves_the_kernels_weights() {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn keep_weights_updates_carry_the_weight_the_kernel_has_at_the_write() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
-    converge(&mut h, &base_model(), &DiffOptions::default());
+    let (ns, mut h) = base_table();
     let mut model = base_model();
     model.services[1].dests[0].dest.upper_threshold = 100;
     let keep = keeping_weights();
@@ -255,9 +257,7 @@ fn keep_weights_updates_carry_the_weight_the_kernel_has_at_the_write() {
 #[test]
 #[ignore = "needs an IPVS kernel: make test-kernel"]
 fn maintenance_keeps_weight_zero_and_drained_servers_go() {
-    let ns = Netns::new();
-    let mut h = ns.handle();
-    converge(&mut h, &base_model(), &DiffOptions::default());
+    let (ns, mut h) = base_table();
     let mut model = base_model();
     model.services[0].dests[0].state = DestState::Maintenance;
     model.services[0].dests[1].state = DestState::Draining; // no connections: removed now

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::{assert_saved, run, settled, Netns};
+use crate::support::{assert_saved, built_by, run, settled, Netns};
 
 /// Panics unless `package` is installed at Cargo.toml's version; returns its files.
 fn installed(package: &str) -> Vec<PathBuf> {
@@ -36,19 +36,6 @@ fn installed_library() -> PathBuf {
         .expect("libipvsrs0 ships the library")
 }
 
-/// A file `make deb-install` built against the installed packages (IPVSRS_DEB_CHECK).
-fn built_against_packages(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IPVSRS_DEB_CHECK")
-        .expect("IPVSRS_DEB_CHECK names what make deb-install built: run `make test-kernel`");
-    let path = PathBuf::from(dir).join(name);
-    assert!(
-        path.exists(),
-        "{} is missing: run `make deb-install`",
-        path.display()
-    );
-    path
-}
-
 /// quickstart.c, compiled with `pkg-config --cflags --libs ipvsrs` from the installed
 /// libipvsrs-dev (no run path), programs the kernel through the installed libipvsrs0.
 #[test]
@@ -57,7 +44,8 @@ fn installed_packages_quickstart_programs_the_kernel() {
     installed("libipvsrs-dev");
     let library = installed_library();
     let ns = Netns::new();
-    let quickstart = built_against_packages("quickstart");
+    // Built against the installed packages by make deb-install.
+    let quickstart = built_by("deb-install", "IPVSRS_DEB_CHECK", "quickstart");
     let out = run(ns.exec(&quickstart).env_remove("LD_LIBRARY_PATH"));
     assert!(out.contains("TCP  192.0.2.10:80 wrr"), "{out}");
     assert_saved(

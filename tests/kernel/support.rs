@@ -18,12 +18,18 @@ static NEXT: AtomicU32 = AtomicU32::new(0);
 
 /// A C test or example built by `make c-tests` (the directory is in IPVSRS_C_TESTS).
 pub fn c_binary(name: &str) -> PathBuf {
-    let dir = std::env::var_os("IPVSRS_C_TESTS")
-        .expect("IPVSRS_C_TESTS names the C test binaries: run `make test-kernel`");
+    built_by("c-tests", "IPVSRS_C_TESTS", name)
+}
+
+/// The file `name` that `make target` built into the directory the variable `var` names
+/// (`make test-kernel` sets it).
+pub fn built_by(target: &str, var: &str, name: &str) -> PathBuf {
+    let dir = std::env::var_os(var)
+        .unwrap_or_else(|| panic!("{var} names what make {target} built: run `make test-kernel`"));
     let path = PathBuf::from(dir).join(name);
     assert!(
         path.exists(),
-        "{} is missing: run `make c-tests`",
+        "{} is missing: run `make {target}`",
         path.display()
     );
     path
